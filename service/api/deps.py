@@ -1,0 +1,74 @@
+"""Request dependencies: the unit-of-work session, the clock, settings, and the caller's key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.clock import Clock
+from service.instance import InstanceSecrets
+from service.keys.models import Scope
+from service.keys.service import Principal, authenticate
+from service.settings import Settings
+
+
+async def session_scope(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with request.app.state.sessions() as session:
+        async with session.begin():
+            yield session  # begin() commits on success, rolls back if the route raised
+        request.app.state.metrics.record_committed(session.info)
+
+
+def current_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def current_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def current_secrets(request: Request) -> InstanceSecrets:
+    secrets: InstanceSecrets = request.app.state.secrets
+    return secrets
+
+
+DbSession = Annotated[AsyncSession, Depends(session_scope, scope="function")]
+ClockDep = Annotated[Clock, Depends(current_clock)]
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+SecretsDep = Annotated[InstanceSecrets, Depends(current_secrets)]
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_…`")
+
+
+async def current_principal(
+    session: DbSession,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    return await authenticate(
+        session, token=credentials.credentials if credentials else None, admin_key=admin
+    )
+
+
+def require(*scopes: Scope) -> Callable[..., object]:
+    """A dependency that lets through keys holding admin or any of `scopes`."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        principal.require(*scopes)
+        return principal
+
+    return check
+
+
+Marketer = Depends(require(Scope.MARKETER))
+Ingest = Depends(require(Scope.INGEST))
+MarketerOrIngest = Depends(require(Scope.MARKETER, Scope.INGEST))
+Admin = Depends(require(Scope.ADMIN))

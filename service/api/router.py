@@ -1,0 +1,7 @@
+from fastapi import APIRouter
+
+from service.api import keys, members, orders, products, webhooks
+
+api_router = APIRouter()
+for module in (keys, members, products, orders, webhooks):
+    api_router.include_router(module.router)

@@ -1,0 +1,24 @@
+"""Every model, imported in one place so Alembic and the tests see the whole schema."""
+
+from service.events.models import Event, EventCursor
+from service.instance import InstanceSecret
+from service.keys.models import ApiKey
+from service.members.models import ConsentChange, Member, MemberConsent, MemberTag, Suppression
+from service.orders.models import Order, OrderItem, WebhookDelivery
+from service.products.models import Product
+
+__all__ = [
+    "ApiKey",
+    "ConsentChange",
+    "Event",
+    "EventCursor",
+    "InstanceSecret",
+    "Member",
+    "MemberConsent",
+    "MemberTag",
+    "Order",
+    "OrderItem",
+    "Product",
+    "Suppression",
+    "WebhookDelivery",
+]

@@ -1,0 +1,81 @@
+"""The clock of the system: a handful of periodic jobs, each one service call in one session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.clock import Clock
+from service.instance import InstanceSecrets
+from service.orders.models import WebhookDelivery
+from service.settings import Settings
+
+log = logging.getLogger("huitou.scheduler")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    settings: Settings
+    secrets: InstanceSecrets
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every: timedelta
+    run: Callable[[JobContext], Awaitable[object]]
+
+
+async def purge_webhook_deliveries(ctx: JobContext) -> int:
+    """Forget delivery ids after a week; status merging keeps later replays harmless anyway."""
+    async with ctx.sessions() as session, session.begin():
+        result = await session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.received_at < ctx.clock.now() - timedelta(days=7))
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    return [PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries)]
+
+
+async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:
+    """Run every job once as of the context's clock (`huitou tick`)."""
+    results: dict[str, object] = {}
+    for job in jobs if jobs is not None else periodic_jobs():
+        results[job.name] = await job.run(ctx)
+    return results
+
+
+@asynccontextmanager
+async def run_scheduler(ctx: JobContext, *, enabled: bool) -> AsyncIterator[AsyncIOScheduler | None]:
+    if not enabled:
+        yield None
+        return
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job in periodic_jobs():
+        scheduler.add_job(
+            job.run,
+            "interval",
+            args=[ctx],
+            seconds=job.every.total_seconds(),
+            id=job.name,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=ctx.clock.now(),
+        )
+    scheduler.start()
+    log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
