@@ -30,17 +30,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="huitou", description="Campaign automation for e-commerce shops.")
+    parser = argparse.ArgumentParser(
+        prog="huitou", description="Campaign automation for e-commerce shops."
+    )
     sub = parser.add_subparsers()
 
     serve = sub.add_parser("serve", help="migrate, then run the API and the scheduler")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--demo", action="store_true", help="seed demo members, products and orders first")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo members, products and orders first"
+    )
     serve.set_defaults(run=cmd_serve)
 
-    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(run=cmd_migrate)
-    sub.add_parser("demo-data", help="seed demo data into an empty database").set_defaults(run=cmd_demo)
+    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        run=cmd_migrate
+    )
+    sub.add_parser("demo-data", help="seed demo data into an empty database").set_defaults(
+        run=cmd_demo
+    )
 
     tick = sub.add_parser("tick", help="run every periodic job once (cron-style deployments)")
     tick.add_argument("--at", type=_aware, help="ISO 8601 instant to run as of (default: now)")

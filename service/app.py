@@ -20,8 +20,9 @@ from service.migrate import head_revisions, upgrade_to_head
 from service.scheduler import JobContext, run_scheduler
 from service.settings import Settings
 
-DESCRIPTION = """Huitou (回头) keeps a shop's members and orders, runs marketing journeys declared as
-JSON rules, sends the messages, honours opt-outs, and measures the revenue they bring back.
+DESCRIPTION = """Huitou (回头) keeps a shop's members and orders, runs marketing journeys
+declared as JSON rules, sends the messages, honours opt-outs, and measures the revenue they
+bring back.
 
 Authenticate with `Authorization: Bearer <API key>`. Webhooks and gateway callbacks are signed
 instead. Errors have one shape: `{"error": code, "detail": [{"loc": [...], "msg": ...}]}`."""
@@ -38,7 +39,11 @@ def create_app(
         if migrate:
             await asyncio.to_thread(upgrade_to_head, settings.database_url)
         engine = make_engine(settings.database_url)
-        app.state.settings, app.state.clock, app.state.metrics = settings, clock or SystemClock(), metrics
+        app.state.settings, app.state.clock, app.state.metrics = (
+            settings,
+            clock or SystemClock(),
+            metrics,
+        )
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.migration_heads = head_revisions(settings.database_url)

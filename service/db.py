@@ -94,7 +94,7 @@ class Base(DeclarativeBase):
     }
 
 
-class current_tx_id(FunctionElement[int]):  # noqa: N801  (reads like the SQL function it is)
+class current_tx_id(FunctionElement[int]):
     """The inserting transaction's id on PostgreSQL; 0 on SQLite, whose writers are serial."""
 
     type = BigInteger()
@@ -111,7 +111,7 @@ def _compile_tx_id_pg(element: current_tx_id, compiler: SQLCompiler, **kw: Any) 
     return "pg_current_xact_id()::text::bigint"
 
 
-class visible_tx_horizon(FunctionElement[int]):  # noqa: N801
+class visible_tx_horizon(FunctionElement[int]):
     """Transactions below this id have all finished: their rows are visible or gone for good."""
 
     type = BigInteger()
@@ -140,7 +140,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def _tune_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE: writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

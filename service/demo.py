@@ -28,13 +28,56 @@ PRODUCTS = [
     ("DRESS-S27", "真丝连衣裙 2027 春款", "apparel", "699.00", None, "spring", ["new-arrival"]),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平"]
-CITIES = [("杭州", "浙江"), ("上海", "上海"), ("北京", "北京"), ("广州", "广东"), ("成都", "四川"), ("武汉", "湖北")]
-MOBILE_PREFIXES = ["135", "136", "138", "139", "150", "151", "158", "159", "186", "187", "188", "189"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+]
+CITIES = [
+    ("杭州", "浙江"),
+    ("上海", "上海"),
+    ("北京", "北京"),
+    ("广州", "广东"),
+    ("成都", "四川"),
+    ("武汉", "湖北"),
+]
+MOBILE_PREFIXES = [
+    "135",
+    "136",
+    "138",
+    "139",
+    "150",
+    "151",
+    "158",
+    "159",
+    "186",
+    "187",
+    "188",
+    "189",
+]
 SOURCES = ["organic"] * 14 + ["flash_sale"] * 3 + ["coupon"] * 2 + ["clearance"]
 
 
-async def seed_demo(session: AsyncSession, *, now: datetime, region: str, salt: bytes, members: int = 120) -> bool:
+async def seed_demo(
+    session: AsyncSession, *, now: datetime, region: str, salt: bytes, members: int = 120
+) -> bool:
     """Seed once; returns False if the database already has members."""
     if await session.scalar(select(func.count()).select_from(Member)):
         return False
@@ -44,15 +87,29 @@ async def seed_demo(session: AsyncSession, *, now: datetime, region: str, salt: 
             session,
             sku=sku,
             data=ProductIn(
-                title=title, category=category, price=Decimal(price), replenish_days=days, season=season, tags=tags
+                title=title,
+                category=category,
+                price=Decimal(price),
+                replenish_days=days,
+                season=season,
+                tags=tags,
             ),
             now=now,
         )
     for n in range(1, members + 1):
         external_id = f"demo-{n:04d}"
-        await upsert_member(session, external_id=external_id, data=_member(rng, n), now=now, region=region, salt=salt)
+        await upsert_member(
+            session,
+            external_id=external_id,
+            data=_member(rng, n),
+            now=now,
+            region=region,
+            salt=salt,
+        )
         for k, order in enumerate(_orders(rng, external_id, now)):
-            await ingest_order(session, order, platform="native", now=now, region=region, loc=("demo", n, k))
+            await ingest_order(
+                session, order, platform="native", now=now, region=region, loc=("demo", n, k)
+            )
     return True
 
 
@@ -65,7 +122,9 @@ def _member(rng: random.Random, n: int) -> MemberIn:
         phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(10_000_000, 99_999_999)}",
         email=f"demo{n}@example.com" if rng.random() < 0.6 else None,
         birthday=birthday,
-        lunar_birthday=LunarBirthday(month=rng.randint(1, 12), day=rng.randint(1, 28)) if n % 5 == 0 else None,
+        lunar_birthday=LunarBirthday(month=rng.randint(1, 12), day=rng.randint(1, 28))
+        if n % 5 == 0
+        else None,
         city=city,
         region=province,
         locale="en" if english else "zh-CN",
@@ -84,7 +143,11 @@ def _orders(rng: random.Random, external_id: str, now: datetime) -> list[OrderIn
         status = rng.choices(list(OrderStatus), weights=[4, 6, 8, 70, 6, 6])[0]
         if now - created < timedelta(days=3) and status == OrderStatus.DELIVERED:
             status = OrderStatus.PAID
-        paid = created + timedelta(minutes=rng.randint(1, 30)) if status != OrderStatus.CREATED else None
+        paid = (
+            created + timedelta(minutes=rng.randint(1, 30))
+            if status != OrderStatus.CREATED
+            else None
+        )
         total = Decimal(price) * quantity
         orders.append(
             OrderIn(

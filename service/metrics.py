@@ -25,10 +25,16 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.orders_ingested = Counter(
-            "huitou_orders_ingested_total", "Order messages applied", ["platform"], registry=self.registry
+            "huitou_orders_ingested_total",
+            "Order messages applied",
+            ["platform"],
+            registry=self.registry,
         )
         self.events_written = Counter(
-            "huitou_events_written_total", "Events appended to the log", ["type"], registry=self.registry
+            "huitou_events_written_total",
+            "Events appended to the log",
+            ["type"],
+            registry=self.registry,
         )
 
     def record_committed(self, info: Mapping[str, Any]) -> None:

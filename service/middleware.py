@@ -38,7 +38,10 @@ class RequestMiddleware:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -48,7 +51,9 @@ class RequestMiddleware:
         except _TooLarge:
             if response_started:
                 raise
-            exc = PayloadTooLarge(f"request body is larger than {self.max_body_bytes} bytes", loc=["body"])
+            exc = PayloadTooLarge(
+                f"request body is larger than {self.max_body_bytes} bytes", loc=["body"]
+            )
             await error_response(exc)(scope, receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started)

@@ -39,7 +39,9 @@ async def purge_webhook_deliveries(ctx: JobContext) -> int:
     """Forget delivery ids after a week; status merging keeps later replays harmless anyway."""
     async with ctx.sessions() as session, session.begin():
         result = await session.execute(
-            delete(WebhookDelivery).where(WebhookDelivery.received_at < ctx.clock.now() - timedelta(days=7))
+            delete(WebhookDelivery).where(
+                WebhookDelivery.received_at < ctx.clock.now() - timedelta(days=7)
+            )
         )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -57,7 +59,9 @@ async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> di
 
 
 @asynccontextmanager
-async def run_scheduler(ctx: JobContext, *, enabled: bool) -> AsyncIterator[AsyncIOScheduler | None]:
+async def run_scheduler(
+    ctx: JobContext, *, enabled: bool
+) -> AsyncIterator[AsyncIOScheduler | None]:
     if not enabled:
         yield None
         return

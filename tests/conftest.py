@@ -26,8 +26,10 @@ START = datetime(2026, 6, 18, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
 def _pg_database() -> str:
+    """`test`, or one database per xdist worker (and per checkout, via HUITOU_TEST_PG_DB)."""
+    base = os.environ.get("HUITOU_TEST_PG_DB", "test")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return f"test_{worker}" if worker else "test"
+    return f"{base}_{worker}" if worker else base
 
 
 def postgres_url() -> str:
@@ -115,7 +117,9 @@ async def app(settings: Settings, clock: FakeClock, engine: AsyncEngine) -> Asyn
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        transport=transport,
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
     ) as client:
         yield client
 

@@ -31,7 +31,9 @@ def order_payload(
         "total": total,
         "source": "organic",
         "created_at": created_at.isoformat(),
-        "items": items if items is not None else [{"sku": "MASK-30", "quantity": 1, "price": total}],
+        "items": items
+        if items is not None
+        else [{"sku": "MASK-30", "quantity": 1, "price": total}],
     }
     if status != "created" and paid_after is not None and status != "cancelled":
         payload["paid_at"] = (created_at + paid_after).isoformat()

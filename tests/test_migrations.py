@@ -13,7 +13,9 @@ from service.migrate import alembic_config
 def test_models_and_migrations_agree(database_url: str) -> None:
     engine = make_sync_engine(database_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "render_as_batch": True}
+        )
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
@@ -30,7 +30,10 @@ async def event_types(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 
 async def test_paid_order_creates_member_stats_and_events(
-    anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock, sessions: async_sessionmaker[AsyncSession]
+    anon: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     payload = order_payload("1234567890123456789", total="199.90", created_at=clock.now())
     payload["id"] = 1234567890123456789  # a bare JSON integer id must survive exactly
@@ -66,11 +69,16 @@ async def test_replayed_webhook_id_is_acknowledged_and_not_applied(
 
 
 async def test_created_after_paid_does_not_move_the_order_back(
-    anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock, sessions: async_sessionmaker[AsyncSession]
+    anon: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     created_at = clock.now()
     await post_order(anon, clock, order_payload(status="paid", created_at=created_at), "msg_paid")
-    late = await post_order(anon, clock, order_payload(status="created", created_at=created_at), "msg_created")
+    late = await post_order(
+        anon, clock, order_payload(status="created", created_at=created_at), "msg_created"
+    )
     assert late.json() == {"id": "o-1", "status": "paid", "applied": False, "events": []}
     assert (await client.get("/v1/orders/o-1")).json()["status"] == "paid"
     assert (await client.get("/v1/members/m-1")).json()["stats"]["paid_orders"] == 1
@@ -84,16 +92,26 @@ async def test_refund_and_cancel_are_deducted_from_stats(
     await post_order(anon, clock, order_payload("b", total="50.00", created_at=t0), "w2")
     await post_order(anon, clock, order_payload("c", total="30.00", created_at=t0), "w3")
     stats = (await client.get("/v1/members/m-1")).json()["stats"]
-    assert (stats["paid_orders"], stats["total_spent"], stats["average_order_value"]) == (3, "180.00", "60.00")
+    assert (stats["paid_orders"], stats["total_spent"], stats["average_order_value"]) == (
+        3,
+        "180.00",
+        "60.00",
+    )
 
     clock.advance(days=2)
     refunded = order_payload("b", status="refunded", total="50.00", created_at=t0)
     cancelled = order_payload("c", status="cancelled", total="30.00", created_at=t0)
-    partial = order_payload("a", status="delivered", total="100.00", created_at=t0, refund_total="20.00")
+    partial = order_payload(
+        "a", status="delivered", total="100.00", created_at=t0, refund_total="20.00"
+    )
     for i, payload in enumerate((refunded, cancelled, partial)):
         assert (await post_order(anon, clock, payload, f"w{10 + i}")).status_code == 200
     stats = (await client.get("/v1/members/m-1")).json()["stats"]
-    assert (stats["paid_orders"], stats["total_spent"], stats["average_order_value"]) == (1, "80.00", "80.00")
+    assert (stats["paid_orders"], stats["total_spent"], stats["average_order_value"]) == (
+        1,
+        "80.00",
+        "80.00",
+    )
 
     # a stale "paid" for the refunded order arrives last: nothing changes
     await post_order(anon, clock, order_payload("b", total="50.00", created_at=t0), "w20")
@@ -102,7 +120,10 @@ async def test_refund_and_cancel_are_deducted_from_stats(
 
 
 async def test_out_of_order_statuses_converge(
-    anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock, sessions: async_sessionmaker[AsyncSession]
+    anon: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     t0 = clock.now()
     for status, msg in (("delivered", "d"), ("shipped", "s"), ("paid", "p"), ("created", "c")):
@@ -111,7 +132,13 @@ async def test_out_of_order_statuses_converge(
     assert order["status"] == "delivered"
     assert order["paid_at"] is not None
     types = await event_types(sessions)
-    assert types == ["member.created", "order.created", "order.paid", "order.shipped", "order.delivered"]
+    assert types == [
+        "member.created",
+        "order.created",
+        "order.paid",
+        "order.shipped",
+        "order.delivered",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -141,12 +168,18 @@ async def test_rotated_secrets_both_verify(
     assert (await anon.post(URL, content=body, headers=headers)).status_code == 200
 
 
-async def test_signature_is_checked_before_the_body_is_parsed(anon: httpx.AsyncClient, clock: FakeClock) -> None:
-    body, headers = signed(b"{not json", now=clock.now(), msg_id="x", secret="whsec_d3Jvbmcgc2VjcmV0IGtleSBieXRlcw==")
+async def test_signature_is_checked_before_the_body_is_parsed(
+    anon: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    body, headers = signed(
+        b"{not json", now=clock.now(), msg_id="x", secret="whsec_d3Jvbmcgc2VjcmV0IGtleSBieXRlcw=="
+    )
     assert (await anon.post(URL, content=body, headers=headers)).status_code == 401
 
 
-async def test_order_with_invalid_member_phone_names_the_field(anon: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_order_with_invalid_member_phone_names_the_field(
+    anon: httpx.AsyncClient, clock: FakeClock
+) -> None:
     payload = order_payload(created_at=clock.now())
     payload["member"] = {"external_id": "m-9", "phone": "12"}
     response = await post_order(anon, clock, payload, "bad-phone")
@@ -154,7 +187,9 @@ async def test_order_with_invalid_member_phone_names_the_field(anon: httpx.Async
     assert response.json()["detail"][0]["loc"] == ["body", "member", "phone"]
 
 
-async def test_time_since_first_post(anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_time_since_first_post(
+    anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await post_order(anon, clock, order_payload(created_at=clock.now() - timedelta(days=10)), "t1")
     clock.advance(days=1)
     stats = (await client.get("/v1/members/m-1")).json()["stats"]

@@ -23,14 +23,19 @@ async def readyz(request: Request) -> JSONResponse:
         async with request.app.state.engine.connect() as connection:
             current = await connection.run_sync(current_revisions)
     except Exception as exc:  # readiness reports any database failure rather than raising it
-        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "reason": type(exc).__name__}, status_code=503
+        )
     if current != heads:
         return JSONResponse(
-            {"status": "migrating", "current": sorted(current), "head": sorted(heads)}, status_code=503
+            {"status": "migrating", "current": sorted(current), "head": sorted(heads)},
+            status_code=503,
         )
     return JSONResponse({"status": "ready", "revision": sorted(current)})
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

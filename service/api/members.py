@@ -43,7 +43,9 @@ async def put_member(
     )
     if created:
         response.status_code = status.HTTP_201_CREATED
-    [view] = await member_queries.member_views(session, [member], now=now, salt=secrets.contact_salt)
+    [view] = await member_queries.member_views(
+        session, [member], now=now, salt=secrets.contact_salt
+    )
     return view
 
 
@@ -86,7 +88,12 @@ async def list_members(
         last_paid_after=last_paid_after,
     )
     return await member_queries.list_members(
-        session, filters=filters, cursor=cursor, limit=limit, now=clock.now(), salt=secrets.contact_salt
+        session,
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        now=clock.now(),
+        salt=secrets.contact_salt,
     )
 
 
@@ -120,7 +127,9 @@ async def put_consent(
         now=now,
         salt=secrets.contact_salt,
     )
-    [view] = await member_queries.member_views(session, [member], now=now, salt=secrets.contact_salt)
+    [view] = await member_queries.member_views(
+        session, [member], now=now, salt=secrets.contact_salt
+    )
     return view
 
 

@@ -29,7 +29,12 @@ async def post_order_batch(
     now = clock.now()
     results = [
         await order_service.ingest_order(
-            session, order, platform="native", now=now, region=settings.country, loc=("body", "orders", i)
+            session,
+            order,
+            platform="native",
+            now=now,
+            region=settings.country,
+            loc=("body", "orders", i),
         )
         for i, order in enumerate(body.orders)
     ]

@@ -14,13 +14,17 @@ Sku = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.put(
-    "/{sku}", response_model=ProductOut, responses={201: {"model": ProductOut, "description": "Created"}}
+    "/{sku}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created"}},
 )
 async def put_product(
     sku: Sku, body: ProductIn, response: Response, session: DbSession, clock: ClockDep
 ) -> Product:
     """Create or replace a product."""
-    product, created = await product_service.upsert_product(session, sku=sku, data=body, now=clock.now())
+    product, created = await product_service.upsert_product(
+        session, sku=sku, data=body, now=clock.now()
+    )
     if created:
         response.status_code = status.HTTP_201_CREATED
     return product

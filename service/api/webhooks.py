@@ -27,13 +27,15 @@ def json_body(schema: str) -> dict[str, Any]:
     }
 
 
-SIGNED = {
+SIGNED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong signature, or a timestamp outside the tolerance"},
     422: {"description": "The body is not a valid order; `detail` names each bad field"},
 }
 
 
-@router.post("/orders", response_model=IngestResult, openapi_extra=json_body("OrderIn"), responses=SIGNED)
+@router.post(
+    "/orders", response_model=IngestResult, openapi_extra=json_body("OrderIn"), responses=SIGNED
+)
 async def native_order_webhook(
     request: Request, session: DbSession, clock: ClockDep, settings: SettingsDep
 ) -> IngestResult:
@@ -51,7 +53,9 @@ async def native_order_webhook(
         order = ORDER.validate_json(body)
     except ValidationError as exc:
         raise invalid_from_pydantic(exc) from None
-    if not await order_service.claim_delivery(session, source="standard", delivery_id=webhook_id, now=now):
+    if not await order_service.claim_delivery(
+        session, source="standard", delivery_id=webhook_id, now=now
+    ):
         return IngestResult(id=order.id, status=order.status, applied=False, events=[])
     return await order_service.ingest_order(
         session, order, platform="native", now=now, region=settings.country

@@ -116,7 +116,7 @@ class MemberOut(BaseModel):
     attributes: dict[str, Any]
     consent: dict[Channel, ConsentOut]
     suppressed_channels: list[Channel] = Field(
-        description="Channels whose contact is on the suppression list (erased, bounced, opted out)."
+        description="Channels whose contact is suppressed (erased, bounced, opted out)."
     )
     stats: MemberStats
     created_at: datetime

@@ -48,7 +48,7 @@ class Contacts:
 
 
 def normalize_contacts(
-    phone: str | None, email: str | None, *, region: str, loc: tuple[str, ...] = ("body",)
+    phone: str | None, email: str | None, *, region: str, loc: tuple[str | int, ...] = ("body",)
 ) -> Contacts:
     """Both contacts normalized, or one 422 that names every bad field."""
     errors: list[dict[str, Any]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Select, and_, case, cast, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.members.models import Member
@@ -19,7 +19,7 @@ COUNTED_STATUSES = (
 )
 
 
-def counted_order() -> object:
+def counted_order() -> ColumnElement[bool]:
     return and_(
         Order.paid_at.is_not(None),
         Order.status.in_(COUNTED_STATUSES),
@@ -53,7 +53,7 @@ def stats_select(member_ids: Sequence[int] | Select[tuple[int]]) -> Select[tuple
 async def recompute_stats(
     session: AsyncSession, *, member_ids: Sequence[int] | Select[tuple[int]]
 ) -> None:
-    """Bring the stats of these members in line with their orders, whatever arrived in what order."""
+    """Bring these members' stats in line with their orders, whatever arrived in what order."""
     agg = stats_select(member_ids).subquery()
     await session.execute(
         update(Member)

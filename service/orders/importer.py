@@ -13,5 +13,5 @@ def add_import_parser(sub: Any) -> None:
     orders.set_defaults(run=cmd_import_orders)
 
 
-def cmd_import_orders(args: argparse.Namespace, settings: Any) -> int:
+def cmd_import_orders(args: argparse.Namespace, settings: Any) -> int:  # noqa: ARG001
     raise SystemExit("import is being built")

@@ -75,7 +75,8 @@ class OrderIn(BaseModel):
     total: Amount
     discount_total: Amount = Decimal(0)
     refund_total: Amount | None = Field(
-        default=None, description="Refunded so far; a refunded order without it is refunded in full."
+        default=None,
+        description="Refunded so far; a refunded order without it is refunded in full.",
     )
     source: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "organic"
     created_at: AwareDatetime

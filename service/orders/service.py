@@ -26,7 +26,9 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
-async def claim_delivery(session: AsyncSession, *, source: str, delivery_id: str, now: datetime) -> bool:
+async def claim_delivery(
+    session: AsyncSession, *, source: str, delivery_id: str, now: datetime
+) -> bool:
     """True the first time a delivery id is seen; a replay gets False and must change nothing."""
     inserted = await session.scalar(
         dialect_insert(session_dialect(session), WebhookDelivery)
@@ -38,7 +40,7 @@ async def claim_delivery(session: AsyncSession, *, source: str, delivery_id: str
 
 
 async def ensure_member(
-    session: AsyncSession, order: OrderIn, *, now: datetime, region: str, loc: tuple[str, ...]
+    session: AsyncSession, order: OrderIn, *, now: datetime, region: str, loc: tuple[str | int, ...]
 ) -> int:
     """The order's member, created if unknown; contacts on the order fill only what is missing."""
     given = order.member
@@ -49,19 +51,27 @@ async def ensure_member(
         session, external_id=given.external_id, now=now, values=fill
     )
     if created:
-        await append_event(session, type="member.created", member_id=member_id, occurred_at=now, now=now)
+        await append_event(
+            session, type="member.created", member_id=member_id, occurred_at=now, now=now
+        )
         return member_id
     for field, value in fill.items():
         column = getattr(Member, field)
         await session.execute(
-            update(Member).where(Member.id == member_id, column.is_(None)).values({field: value, "updated_at": now})
+            update(Member)
+            .where(Member.id == member_id, column.is_(None))
+            .values({field: value, "updated_at": now})
         )
     return member_id
 
 
-def _timestamps(order: OrderIn, entered: Sequence[OrderStatus], now: datetime) -> dict[str, datetime]:
+def _timestamps(
+    order: OrderIn, entered: Sequence[OrderStatus], now: datetime
+) -> dict[str, datetime]:
     """Status times the message carries, and `now` for a status entered without one."""
-    stamps = {field: getattr(order, field) for field in TIMESTAMP_FIELD.values() if getattr(order, field)}
+    stamps = {
+        field: getattr(order, field) for field in TIMESTAMP_FIELD.values() if getattr(order, field)
+    }
     for status in entered:
         stamps.setdefault(TIMESTAMP_FIELD[status], now)
     return stamps
@@ -80,7 +90,7 @@ async def ingest_order(
     platform: str,
     now: datetime,
     region: str,
-    loc: tuple[str, ...] = ("body",),
+    loc: tuple[str | int, ...] = ("body",),
 ) -> IngestResult:
     """Record one order message; member stats and events follow in the same transaction."""
     member_id = await ensure_member(session, order, now=now, region=region, loc=loc)
@@ -119,7 +129,9 @@ async def _merge_existing(
     session: AsyncSession, order: OrderIn, *, platform: str, now: datetime
 ) -> tuple[int, OrderStatus, list[str]]:
     current = await session.scalar(
-        select(Order).where(Order.platform == platform, Order.external_id == order.id).with_for_update()
+        select(Order)
+        .where(Order.platform == platform, Order.external_id == order.id)
+        .with_for_update()
     )
     assert current is not None
     entered = transitions(current.status, order.status)
@@ -135,22 +147,36 @@ async def _merge_existing(
         changes |= {f: getattr(order, f) for f in AMOUNT_FIELDS[:4]} | {"status": order.status}
         if order.items:
             await session.execute(delete(OrderItem).where(OrderItem.order_id == current.id))
-            await _insert_items(session, order_id=current.id, member_id=current.member_id, order=order)
+            await _insert_items(
+                session, order_id=current.id, member_id=current.member_id, order=order
+            )
     if not changes:
         return current.id, current.status, []
-    await session.execute(update(Order).where(Order.id == current.id).values(updated_at=now, **changes))
+    await session.execute(
+        update(Order).where(Order.id == current.id).values(updated_at=now, **changes)
+    )
     # A late timestamp or a further refund changes the stats without a new status.
-    return current.id, changes.get("status", current.status), [f"order.{s.value}" for s in entered] or [
-        "order.updated"
-    ]
+    return (
+        current.id,
+        changes.get("status", current.status),
+        [f"order.{s.value}" for s in entered] or ["order.updated"],
+    )
 
 
-async def _insert_items(session: AsyncSession, *, order_id: int, member_id: int, order: OrderIn) -> None:
+async def _insert_items(
+    session: AsyncSession, *, order_id: int, member_id: int, order: OrderIn
+) -> None:
     if order.items:
         await session.execute(
             insert(OrderItem),
             [
-                {"order_id": order_id, "member_id": member_id, "sku": i.sku, "quantity": i.quantity, "price": i.price}
+                {
+                    "order_id": order_id,
+                    "member_id": member_id,
+                    "sku": i.sku,
+                    "quantity": i.quantity,
+                    "price": i.price,
+                }
                 for i in order.items
             ],
         )
@@ -165,7 +191,12 @@ async def _append_order_events(
     platform: str,
     now: datetime,
 ) -> None:
-    payload = {"order_id": order.id, "platform": platform, "total": str(order.total), "source": order.source}
+    payload = {
+        "order_id": order.id,
+        "platform": platform,
+        "total": str(order.total),
+        "source": order.source,
+    }
     for event_type in events:
         await append_event(
             session,
@@ -187,18 +218,25 @@ def _occurred_at(order: OrderIn, event_type: str, now: datetime) -> datetime:
     return stamp or now
 
 
-async def get_order(session: AsyncSession, *, external_id: str, platform: str = "native") -> OrderOut:
+async def get_order(
+    session: AsyncSession, *, external_id: str, platform: str = "native"
+) -> OrderOut:
     order = await session.scalar(
         select(Order).where(Order.platform == platform, Order.external_id == external_id)
     )
     if order is None:
-        raise OrderNotFound(f"no {platform} order with id {external_id!r}", loc=["path", "order_id"])
+        raise OrderNotFound(
+            f"no {platform} order with id {external_id!r}", loc=["path", "order_id"]
+        )
     return (await order_views(session, [order]))[0]
 
 
 async def member_orders(session: AsyncSession, *, member_id: int, limit: int) -> list[OrderOut]:
     orders = await session.scalars(
-        select(Order).where(Order.member_id == member_id).order_by(Order.created_at.desc()).limit(limit)
+        select(Order)
+        .where(Order.member_id == member_id)
+        .order_by(Order.created_at.desc())
+        .limit(limit)
     )
     return await order_views(session, list(orders))
 
@@ -206,10 +244,20 @@ async def member_orders(session: AsyncSession, *, member_id: int, limit: int) ->
 async def order_views(session: AsyncSession, orders: Sequence[Order]) -> list[OrderOut]:
     ids = [o.id for o in orders]
     items: dict[int, list[OrderItemOut]] = {i: [] for i in ids}
-    for item in await session.scalars(select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id)):
-        items[item.order_id].append(OrderItemOut(sku=item.sku, quantity=item.quantity, price=item.price))
+    for item in await session.scalars(
+        select(OrderItem).where(OrderItem.order_id.in_(ids)).order_by(OrderItem.id)
+    ):
+        items[item.order_id].append(
+            OrderItemOut(sku=item.sku, quantity=item.quantity, price=item.price)
+        )
     members = dict(
-        (await session.execute(select(Member.id, Member.external_id).where(Member.id.in_({o.member_id for o in orders})))).all()
+        (
+            await session.execute(
+                select(Member.id, Member.external_id).where(
+                    Member.id.in_({o.member_id for o in orders})
+                )
+            )
+        ).all()
     )
     return [
         OrderOut(

@@ -18,7 +18,7 @@ def _secret_bytes(secret: str) -> bytes:
 
 
 def sign_standard(body: bytes, *, msg_id: str, timestamp: int, secret: str) -> str:
-    """The `webhook-signature` header value for this body (used by senders, tests and benchmarks)."""
+    """The `webhook-signature` header for this body (for senders, tests and benchmarks)."""
     signed = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
@@ -38,7 +38,8 @@ def verify_standard(
     signatures = headers.get("webhook-signature")
     if not msg_id or not stamp or not signatures:
         raise BadSignature(
-            "webhook-id, webhook-timestamp and webhook-signature headers are required", loc=["header"]
+            "webhook-id, webhook-timestamp and webhook-signature headers are required",
+            loc=["header"],
         )
     try:
         timestamp = int(stamp)
@@ -50,12 +51,16 @@ def verify_standard(
             loc=["header", "webhook-timestamp"],
         )
     if not secrets:
-        raise BadSignature("no webhook secret is configured (HUITOU_WEBHOOK_SECRETS)", loc=["header"])
+        raise BadSignature(
+            "no webhook secret is configured (HUITOU_WEBHOOK_SECRETS)", loc=["header"]
+        )
     expected = {sign_standard(body, msg_id=msg_id, timestamp=timestamp, secret=s) for s in secrets}
     for candidate in signatures.split():
         if any(hmac.compare_digest(candidate, e) for e in expected):
             return msg_id
-    raise BadSignature("no signature matches any configured secret", loc=["header", "webhook-signature"])
+    raise BadSignature(
+        "no signature matches any configured secret", loc=["header", "webhook-signature"]
+    )
 
 
 def sign_base64_hmac(body: bytes, secret: str) -> str:
@@ -63,8 +68,12 @@ def sign_base64_hmac(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def verify_base64_hmac(body: bytes, header_value: str | None, *, secret: str | None, header: str) -> None:
+def verify_base64_hmac(
+    body: bytes, header_value: str | None, *, secret: str | None, header: str
+) -> None:
     if not secret:
         raise BadSignature(f"no secret is configured to verify {header}", loc=["header", header])
-    if not header_value or not hmac.compare_digest(header_value.strip(), sign_base64_hmac(body, secret)):
+    if not header_value or not hmac.compare_digest(
+        header_value.strip(), sign_base64_hmac(body, secret)
+    ):
         raise BadSignature("signature does not match the body", loc=["header", header])

@@ -32,9 +32,9 @@ class ProductIn(BaseModel):
     )
     season: Annotated[str, StringConstraints(max_length=32)] | None = None
     launch_date: date | None = None
-    tags: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=50)] = (
-        Field(default_factory=list)
-    )
+    tags: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=50)
+    ] = Field(default_factory=list)
 
 
 class ProductOut(BaseModel):

@@ -27,7 +27,10 @@ async def upsert_product(
         .returning(Product.id)
     )
     product = await session.scalar(
-        select(Product).where(Product.sku == sku).with_for_update().execution_options(populate_existing=True)
+        select(Product)
+        .where(Product.sku == sku)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert product is not None
     if inserted is None:
