@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import UnknownCurrencyError, format_currency, validate_currency
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
@@ -49,6 +49,10 @@ def format_money(amount: Decimal | int | float | str, currency: str, locale: str
         value = Decimal(str(amount))
     except InvalidOperation as exc:
         raise ValueError(f"money: {amount!r} is not an amount") from exc
+    try:
+        validate_currency(currency.upper())
+    except UnknownCurrencyError as exc:
+        raise ValueError(f"money: {currency!r} is not an ISO 4217 currency code") from exc
     return str(format_currency(value, currency.upper(), locale=babel_locale(locale)))
 
 
@@ -101,3 +105,12 @@ def datetime_filter(context: Context, value: Any, pattern: str | None = None) ->
 
 
 FILTERS = {"money": money_filter, "date": date_filter, "datetime": datetime_filter}
+
+
+def warm_up_locales() -> None:
+    """Load the CLDR data of the usual locales once, ahead of the first message."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    for tag in ("zh-CN", "en"):
+        format_money(1, "CNY", tag)
+        format_local_datetime(moment, None, tag, DEFAULT_ZONE)
+        format_local_date(moment, "long", tag, DEFAULT_ZONE)

@@ -14,7 +14,7 @@ from jinja2 import Template, TemplateError, TemplateSyntaxError
 
 from service.members.models import Channel
 from service.messaging.context import SAMPLE_NOW, MessageContext, sample_context
-from service.messaging.formatting import FILTERS
+from service.messaging.formatting import FILTERS, warm_up_locales
 from service.messaging.policies import Purpose
 from service.messaging.sandbox import (
     BUDGET_KEY,
@@ -109,6 +109,7 @@ class Renderer:
         # Compiled templates by source: the dispatcher renders the same copy many times.
         self._compiled: OrderedDict[tuple[bool, str], Template] = OrderedDict()
         self._cache_size = cache_size
+        warm_up_locales()  # CLDR data loads on first use: not inside a message's time budget
 
     def compile(self, source: str, *, html: bool) -> Template:
         key = (html, source)
@@ -123,8 +124,9 @@ class Renderer:
 
     def render_source(self, source: str, variables: Mapping[str, Any], *, html: bool) -> str:
         """One part, streamed and cut at the output cap, within the time and step budget."""
-        budget = Budget(self.limits, timer=self._timer)
-        stream = self.compile(source, html=html).generate({**variables, BUDGET_KEY: budget})
+        template = self.compile(source, html=html)
+        budget = Budget(self.limits, timer=self._timer)  # compiling is not the template's work
+        stream = template.generate({**variables, BUDGET_KEY: budget})
         chunks: list[str] = []
         size = 0
         for chunk in stream:
