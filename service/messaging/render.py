@@ -13,16 +13,11 @@ from typing import Any
 from jinja2 import Template, TemplateError, TemplateSyntaxError
 
 from service.members.models import Channel
+from service.messaging.budget import BUDGET_KEY, Budget, RenderLimitExceeded, RenderLimits
 from service.messaging.context import SAMPLE_NOW, MessageContext, sample_context
 from service.messaging.formatting import FILTERS, warm_up_locales
 from service.messaging.policies import Purpose
-from service.messaging.sandbox import (
-    BUDGET_KEY,
-    Budget,
-    GuardedEnvironment,
-    RenderLimitExceeded,
-    RenderLimits,
-)
+from service.messaging.sandbox import GuardedEnvironment
 from service.settings import Settings
 
 PARTS: Mapping[Channel, tuple[str, ...]] = {

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from service.members.models import Channel
+from service.messaging.budget import Budget, RenderLimitExceeded, RenderLimits
 from service.messaging.context import SAMPLE_NOW, MemberVars, sample_context
 from service.messaging.policies import Purpose
 from service.messaging.render import Renderer, RenderError, TemplateContent
-from service.messaging.sandbox import Budget, RenderLimitExceeded, RenderLimits
 
 MARKER = Path("/tmp/huitou-ssti-marker")  # a payload that ran code would create it
 
