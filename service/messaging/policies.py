@@ -209,3 +209,14 @@ def local_day(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def policy_config(
+    *, quiet_hours: str, per_day: int, per_week: int, consent_model: str
+) -> PolicyConfig:
+    """The global policy from settings values (HUITOU_QUIET_HOURS, caps, consent model)."""
+    return PolicyConfig(
+        quiet_hours=QuietHours.parse(quiet_hours),
+        cap=FrequencyCap(per_day=per_day, per_week=per_week),
+        consent_model=ConsentModel(consent_model),
+    )
