@@ -14,6 +14,9 @@ from service.clock import Clock, SystemClock
 from service.db import make_engine, make_sessionmaker
 from service.errors import add_error_handlers
 from service.instance import load_secrets
+from service.messaging import service as template_service
+from service.messaging.gateways import open_gateways
+from service.messaging.render import renderer_for
 from service.metrics import Metrics
 from service.middleware import RequestMiddleware
 from service.migrate import head_revisions, upgrade_to_head
@@ -49,8 +52,18 @@ def create_app(
         app.state.migration_heads = head_revisions(settings.database_url)
         async with app.state.sessions() as session, session.begin():
             app.state.secrets = await load_secrets(session, now=app.state.clock.now())
+        app.state.renderer = renderer_for(settings)
+        await template_service.load_shipped_templates(
+            app.state.sessions,
+            renderer=app.state.renderer,
+            settings=settings,
+            now=app.state.clock.now(),
+        )
         ctx = JobContext(app.state.sessions, app.state.clock, settings, app.state.secrets)
-        async with run_scheduler(ctx, enabled=settings.scheduler_enabled):
+        async with (
+            open_gateways(settings, app.state.clock) as app.state.gateways,
+            run_scheduler(ctx, enabled=settings.scheduler_enabled),
+        ):
             yield
         await engine.dispose()
 

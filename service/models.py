@@ -4,6 +4,7 @@ from service.events.models import Event, EventCursor
 from service.instance import InstanceSecret
 from service.keys.models import ApiKey
 from service.members.models import ConsentChange, Member, MemberConsent, MemberTag, Suppression
+from service.messaging.models import MessageTemplate
 from service.orders.models import Order, OrderItem, WebhookDelivery
 from service.products.models import Product
 
@@ -16,6 +17,7 @@ __all__ = [
     "Member",
     "MemberConsent",
     "MemberTag",
+    "MessageTemplate",
     "Order",
     "OrderItem",
     "Product",

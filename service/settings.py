@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service import PROJECT_ROOT
@@ -34,6 +35,39 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     templates_dir: str = str(PROJECT_ROOT / "message_templates")
     rule_templates_dir: str = str(PROJECT_ROOT / "rule_templates")
+    # Messaging: rendering limits, restraint policies, gateways (see the README table).
+    render_time_budget_ms: int = Field(default=200, ge=10, le=10_000)
+    render_max_output_chars: int = Field(default=20_000, ge=1_000, le=1_000_000)
+    consent_model: Literal["opt_out", "opt_in"] = "opt_out"
+    quiet_hours: str = Field(default="21:00-08:00", pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$")
+    marketing_cap_per_day: int = Field(default=1, ge=0)
+    marketing_cap_per_week: int = Field(default=3, ge=0)
+    sms_price_per_segment: Decimal = Field(default=Decimal("0.045"), ge=0)
+    unsubscribe_token_days: int = Field(default=400, ge=60)
+    sms_gateway: Literal["local", "http", "aliyun"] = "local"
+    email_gateway: Literal["local", "smtp"] = "local"
+    outbox_dir: str = "./outbox"
+    gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    sms_http_url: str | None = None
+    sms_http_auth_header: str = "Authorization"
+    sms_http_auth_value: SecretStr | None = None
+    sms_http_idempotent: bool = True
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_template_code: str | None = None
+    aliyun_sms_templates: dict[str, str] = Field(default_factory=dict)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: str | None = None
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    email_from: str = "Huitou <no-reply@localhost>"
+    email_unsubscribe_mailto: str | None = None
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -52,7 +86,14 @@ class Settings(BaseSettings):
         return secrets
 
     @field_validator(
-        "admin_api_key", "shopify_secret", "woocommerce_secret", "secret_key", "webhook_secrets"
+        "admin_api_key",
+        "shopify_secret",
+        "woocommerce_secret",
+        "secret_key",
+        "webhook_secrets",
+        "sms_http_auth_value",
+        "aliyun_access_key_secret",
+        "smtp_password",
     )
     @classmethod
     def refuse_placeholders(cls, value: object) -> object:
@@ -80,6 +121,20 @@ class Settings(BaseSettings):
         if len(value) != 2 or not value.isalpha():
             raise ValueError("country must be an ISO 3166-1 alpha-2 code such as CN")
         return value.upper()
+
+    @model_validator(mode="after")
+    def check_gateways(self) -> Settings:
+        if self.sms_gateway == "http" and not self.sms_http_url:
+            raise ValueError("HUITOU_SMS_GATEWAY=http needs HUITOU_SMS_HTTP_URL")
+        if self.sms_gateway == "aliyun" and not (
+            self.aliyun_access_key_id and self.aliyun_access_key_secret
+        ):
+            raise ValueError(
+                "HUITOU_SMS_GATEWAY=aliyun needs HUITOU_ALIYUN_ACCESS_KEY_ID and _SECRET"
+            )
+        if self.smtp_starttls and self.smtp_implicit_tls:
+            raise ValueError("choose one of HUITOU_SMTP_STARTTLS and HUITOU_SMTP_IMPLICIT_TLS")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

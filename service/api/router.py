@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
-from service.api import calendar, keys, members, orders, products, webhooks
+from service.api import calendar, keys, members, message_templates, orders, products, webhooks
 
 api_router = APIRouter()
-for module in (keys, members, products, orders, webhooks, calendar):
+for module in (keys, members, products, orders, webhooks, calendar, message_templates):
     api_router.include_router(module.router)

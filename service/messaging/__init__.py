@@ -1,0 +1,1 @@
+"""Messaging: templates, rendering, compliance decorations, send-time policies, gateways."""
