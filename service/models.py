@@ -5,6 +5,7 @@ from service.instance import InstanceSecret
 from service.keys.models import ApiKey
 from service.members.models import ConsentChange, Member, MemberConsent, MemberTag, Suppression
 from service.messaging.models import MessageTemplate
+from service.messaging.outbox import Message, MessageStatus
 from service.orders.models import Order, OrderItem, WebhookDelivery
 from service.products.models import Product
 
@@ -17,6 +18,8 @@ __all__ = [
     "Member",
     "MemberConsent",
     "MemberTag",
+    "Message",
+    "MessageStatus",
     "MessageTemplate",
     "Order",
     "OrderItem",
