@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.health import router as health_router
+from service.api.journeys import add_rule_schema
 from service.api.router import api_router
 from service.clock import Clock, SystemClock
 from service.db import make_engine, make_sessionmaker
@@ -72,4 +73,5 @@ def create_app(
     add_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router, prefix="/v1")
+    add_rule_schema(app)
     return app

@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -126,6 +136,25 @@ def _compile_horizon_default(element: visible_tx_horizon, compiler: SQLCompiler,
 @compiles(visible_tx_horizon, "postgresql")
 def _compile_horizon_pg(element: visible_tx_horizon, compiler: SQLCompiler, **kw: Any) -> str:
     return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+class epoch_seconds(FunctionElement[float]):
+    """Seconds since 1970 of a UtcDateTime column, on both dialects (for date arithmetic)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds)
+def _compile_epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"((julianday({compiler.process(column, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _compile_epoch_pg(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"EXTRACT(EPOCH FROM {compiler.process(column, **kw)})"
 
 
 def sync_url(url: str) -> str:

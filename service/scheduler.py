@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,10 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.instance import InstanceSecrets
+from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
 from service.orders.models import WebhookDelivery
 from service.settings import Settings
 
 log = logging.getLogger("huitou.scheduler")
+
+
+def worker_name() -> str:
+    """Who ran a step, in the journeys' audit trail: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class JobContext:
     clock: Clock
     settings: Settings
     secrets: InstanceSecrets
+    worker: str = field(default_factory=worker_name)
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,13 @@ async def purge_webhook_deliveries(ctx: JobContext) -> int:
 
 
 def periodic_jobs() -> list[PeriodicJob]:
-    return [PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries)]
+    """In the order `huitou tick` runs them: events enrol before due enrolments advance."""
+    return [
+        PeriodicJob("journey_events", timedelta(seconds=5), journey_events),
+        PeriodicJob("journey_time_triggers", timedelta(minutes=1), journey_time_triggers),
+        PeriodicJob("journey_advance", timedelta(seconds=5), journey_advance),
+        PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries),
+    ]
 
 
 async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:

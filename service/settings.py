@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
     email_from: str = "Huitou <no-reply@localhost>"
     email_unsubscribe_mailto: str | None = None
+    # Journeys: batch size of the engine's jobs, life-cycle stage thresholds in days.
+    journey_batch_size: int = Field(default=500, ge=1, le=10_000)
+    stage_sleeping_days: int = Field(default=90, ge=1)
+    stage_at_risk_days: int = Field(default=180, ge=1)
+    stage_churned_days: int = Field(default=365, ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -132,6 +137,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HUITOU_SMS_GATEWAY=aliyun needs HUITOU_ALIYUN_ACCESS_KEY_ID and _SECRET"
             )
+        if not self.stage_sleeping_days < self.stage_at_risk_days < self.stage_churned_days:
+            raise ValueError("stage thresholds must grow: sleeping < at_risk < churned days")
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose one of HUITOU_SMTP_STARTTLS and HUITOU_SMTP_IMPLICIT_TLS")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +20,12 @@ COUNTED_STATUSES = (
 )
 
 
-def counted_order() -> ColumnElement[bool]:
+def counted_order(order: Any = Order) -> ColumnElement[bool]:
+    """Paid and not cancelled or refunded in full; `order` may be an alias of Order."""
     return and_(
-        Order.paid_at.is_not(None),
-        Order.status.in_(COUNTED_STATUSES),
-        Order.total - Order.refund_total > 0,
+        order.paid_at.is_not(None),
+        order.status.in_(COUNTED_STATUSES),
+        order.total - order.refund_total > 0,
     )
 
 
