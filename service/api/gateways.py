@@ -20,7 +20,7 @@ from service.messaging.callbacks.schemas import (
 )
 
 router = APIRouter(prefix="/gateways", tags=["gateway callbacks"])
-GatewayName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+GatewayName = Annotated[str, Path(max_length=32, description="the gateway that sent the messages")]
 Token = Annotated[
     str | None, Query(max_length=256, description="aliyun only: the token in its callback URL")
 ]

@@ -48,18 +48,13 @@ async def record_replies(
 ) -> InboundCounts:
     """Record a batch of replies from `gateway`; a provider id seen before changes nothing."""
     counts = InboundCounts(received=len(replies))
+    source = f"inbound:{gateway}"
     for reply in sorted(replies, key=lambda r: r.received_at):
-        source = f"inbound:{gateway}"
         if not await claim_delivery(session, source=source, delivery_id=reply.provider_id, now=now):
             counts.duplicates += 1
             continue
         counts.recorded += 1
-        members = await session.scalars(
-            select(Member.id)
-            .where(Member.phone == reply.phone, Member.erased_at.is_(None))
-            .order_by(Member.id)
-        )
-        member_ids = list(members)
+        member_ids = await _members_with(session, reply.phone)
         if not member_ids:
             counts.unmatched += 1
             continue
@@ -67,20 +62,26 @@ async def record_replies(
         refused = await _refusal(session, intent, phone=reply.phone, salt=salt)
         for member_id in member_ids:
             await _record(session, member_id, reply, intent, refused, gateway=gateway, now=now)
-            if intent is not None and refused is None:
-                granted = intent.action is ReplyAction.OPT_IN
-                if await apply_consent(
-                    session,
-                    member_id=member_id,
-                    channel=Channel.SMS,
-                    granted=granted,
-                    source=f"sms_reply:{intent.keyword}",
-                    at=reply.received_at,
-                    now=now,
-                ):
-                    counts.opted_in += granted
-                    counts.opted_out += not granted
+            if intent is None or refused is not None:
+                continue
+            granted = intent.action is ReplyAction.OPT_IN
+            if await apply_consent(
+                session,
+                member_id=member_id,
+                channel=Channel.SMS,
+                granted=granted,
+                source=f"sms_reply:{intent.keyword}",
+                at=reply.received_at,
+                now=now,
+            ):
+                counts.opted_in += granted
+                counts.opted_out += not granted
     return counts
+
+
+async def _members_with(session: AsyncSession, phone: str) -> list[int]:
+    query = select(Member.id).where(Member.phone == phone, Member.erased_at.is_(None))
+    return list(await session.scalars(query.order_by(Member.id)))
 
 
 async def _refusal(

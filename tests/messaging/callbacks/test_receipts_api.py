@@ -251,7 +251,7 @@ async def test_gateways_without_a_secret_have_no_callbacks(
     anon: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     payload = {"receipts": [{"provider_message_id": "p", "status": "delivered"}]}
-    for name in ("smtp", "twilio"):
+    for name in ("smtp", "twilio", "HTTP"):
         response = await post_signed(
             anon, f"/v1/gateways/{name}/receipts", payload, now=clock.now()
         )
