@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from service import PROJECT_ROOT
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "whsec_changeme"}
+CALLBACK_GATEWAYS = ("http", "aliyun", "smtp", "local")  # the names gateways record on messages
+URL_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{24,}$")  # fits in ?token= without escaping
 
 
 class Settings(BaseSettings):
@@ -68,6 +73,9 @@ class Settings(BaseSettings):
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
     email_from: str = "Huitou <no-reply@localhost>"
     email_unsubscribe_mailto: str | None = None
+    # Gateway callbacks: gateway name -> secret (or several, for rotation); see the README.
+    gateway_callback_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    aliyun_hard_bounce_codes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Journeys: batch size of the engine's jobs, life-cycle stage thresholds in days.
     journey_batch_size: int = Field(default=500, ge=1, le=10_000)
     stage_sleeping_days: int = Field(default=90, ge=1)
@@ -89,6 +97,34 @@ class Settings(BaseSettings):
             if not raw.startswith("whsec_") or len(raw) < len("whsec_") + 16:
                 raise ValueError("each webhook secret must be whsec_ followed by base64 key bytes")
         return secrets
+
+    @field_validator("gateway_callback_secrets", mode="before")
+    @classmethod
+    def listify_callback_secrets(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("gateway_callback_secrets")
+    @classmethod
+    def check_callback_secrets(
+        cls, value: dict[str, list[SecretStr]]
+    ) -> dict[str, list[SecretStr]]:
+        for name, secrets in value.items():
+            if name not in CALLBACK_GATEWAYS:
+                raise ValueError(
+                    f"unknown gateway {name!r}; callbacks exist for {CALLBACK_GATEWAYS}"
+                )
+            for secret in secrets:
+                _check_callback_secret(name, secret.get_secret_value())
+        return value
+
+    @field_validator("aliyun_hard_bounce_codes", mode="before")
+    @classmethod
+    def split_codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator(
         "admin_api_key",
@@ -146,3 +182,19 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def _check_callback_secret(gateway: str, raw: str) -> None:
+    """Aliyun's push carries a URL token; every other gateway signs with a whsec_ key."""
+    if raw.lower() in PLACEHOLDER_SECRETS:
+        raise ValueError("refusing a placeholder secret; generate a real one")
+    if gateway == "aliyun":
+        if not URL_TOKEN.match(raw):
+            raise ValueError("the aliyun callback token must be 24+ URL-safe characters")
+        return
+    try:
+        key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        key = b""
+    if not raw.startswith("whsec_") or len(key) < 16:
+        raise ValueError(f"the {gateway} callback secret must be whsec_ and 16+ base64 key bytes")

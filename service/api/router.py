@@ -2,6 +2,7 @@ from fastapi import APIRouter
 
 from service.api import (
     calendar,
+    gateways,
     journeys,
     keys,
     members,
@@ -12,5 +13,16 @@ from service.api import (
 )
 
 api_router = APIRouter()
-for module in (keys, members, products, orders, webhooks, calendar, message_templates, journeys):
+ROUTERS = (
+    keys,
+    members,
+    products,
+    orders,
+    webhooks,
+    calendar,
+    message_templates,
+    gateways,
+    journeys,
+)
+for module in ROUTERS:
     api_router.include_router(module.router)

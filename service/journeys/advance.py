@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.journeys.conditions import evaluate
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import dialect_insert, session_dialect
+from service.journeys.conditions import evaluate
 from service.journeys.engine import Outcome, Position, StepRun, advance
 from service.journeys.facts import FactBook, load_facts
 from service.journeys.models import (

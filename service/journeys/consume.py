@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.journeys.conditions import evaluate
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.events.models import Event
 from service.events.service import cursor_position, move_cursor, read_events_after
+from service.journeys.conditions import evaluate
 from service.journeys.engine import Position, on_awaited_event
 from service.journeys.enrolments import Candidates, LiveJourney, enrol, single
 from service.journeys.facts import FactBook, load_facts

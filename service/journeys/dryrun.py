@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.journeys.conditions_sql import SqlScope
 from sqlalchemy import BigInteger, case, exists, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.journeys.durations import format_duration
 from service.journeys.enrolments import Candidates, holdout_bucket_sql
+from service.journeys.fields import SqlScope
 from service.journeys.models import Enrolment
 from service.journeys.rule import CalendarTrigger, EntryPolicy, EventTrigger, EventType, JourneyRule
 from service.journeys.schemas import DryRunOut, EntryOut

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.journeys.fields import item_facts, member_facts, order_facts, product_facts
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.journeys.fields import item_facts, member_facts, order_facts, product_facts
 from service.members.models import Member, MemberTag
 from service.orders.models import Order, OrderItem
 from service.products.models import Product

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.journeys.conditions_sql import SqlScope, compile_condition
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -33,7 +32,9 @@ from service.calendar.occasions import BirthdayOccasion, OccasionKind
 from service.calendar.queries import birthday_on, members_due
 from service.calendar.triggers import Due, due_in_zones
 from service.db import dialect_insert, epoch_seconds, session_dialect
+from service.journeys.conditions_sql import compile_condition
 from service.journeys.enrolments import Candidates, LiveJourney, enrol
+from service.journeys.fields import SqlScope
 from service.journeys.models import TriggerWatermark
 from service.journeys.queries import live_journeys
 from service.journeys.rule import (
@@ -52,7 +53,8 @@ from service.products.models import Product
 from service.settings import Settings
 
 TIME_TRIGGERS = ("unpaid_order", "replenishment", "calendar", "inactivity", "stage")
-LONGEST_RUN_OUT = timedelta(days=730)  # a product bought in bulk still runs out within two years
+LONGEST_RUN_OUT = timedelta(days=730)
+MICROSECOND = timedelta(microseconds=1)  # a product bought in bulk still runs out within two years
 
 
 @dataclass(frozen=True)
@@ -216,13 +218,13 @@ def calendar(
 ) -> list[Candidates]:
     """Occasions whose greeting time came, per member time zone (or the shop's)."""
     zones = None if trigger.zone == "member" else [shop.zone.key]
-    found = due_in_zones(
+    found = due_in_zones(  # [start, end) there, (start, end] here like every other trigger
         trigger.occasion,
         country=shop.country,
         days_before=trigger.days_before,
         at=trigger.at,
-        start=window.start,
-        end=window.end,
+        start=window.start + MICROSECOND,
+        end=window.end + MICROSECOND,
         zones=zones,
     )
     return [_occasion(rule, trigger, due, window, shop) for due in found]

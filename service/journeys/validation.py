@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from service.journeys.conditions import validate_condition
 
 from service.errors import InvalidInput
+from service.journeys.conditions import validate_condition
 from service.journeys.rule import (
     AnyStep,
     AnyTrigger,

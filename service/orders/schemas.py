@@ -128,3 +128,10 @@ class IngestResult(BaseModel):
 
 class BatchResult(BaseModel):
     results: list[IngestResult]
+
+
+class WebhookIgnored(BaseModel):
+    """A verified delivery that carries no order to record (a ping, a test order, another topic)."""
+
+    applied: bool = Field(default=False, description="Always false: nothing was recorded.")
+    ignored: str = Field(description="Why the delivery was acknowledged without effect.")

@@ -37,7 +37,7 @@ async def test_create_read_and_version(client: httpx.AsyncClient) -> None:
     retried = await client.put(f"/v1/journeys/{EXAMPLE_RULE['key']}", json=edited)
     assert retried.json()["version"] == 2  # the same content adds no version
     first = await client.get(f"/v1/journeys/{EXAMPLE_RULE['key']}?version=1")
-    assert first.json()["name"] == EXAMPLE_RULE["name"]
+    assert (first.json()["version"], first.json()["rule"]["name"]) == (1, EXAMPLE_RULE["name"])
     listed = await client.get("/v1/journeys")
     assert [j["key"] for j in listed.json()["items"]] == [EXAMPLE_RULE["key"]]
 
