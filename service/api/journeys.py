@@ -15,7 +15,7 @@ from service.journeys.dryrun import dry_run
 from service.journeys.models import EnrolmentState, Journey, JourneyStatus, JourneyVersion
 from service.journeys.queries import parse_stored
 from service.journeys.rule import JourneyRule
-from service.journeys.rule_templates import find_template, instantiate, load_rule_templates
+from service.journeys.rule_templates import create_from_template, load_rule_templates
 from service.journeys.schemas import (
     EXAMPLE_RULE,
     DryRunIn,
@@ -205,11 +205,14 @@ async def from_template(
     settings: SettingsDep,
     principal: MarketerKey,
 ) -> JourneyOut:
-    """A new draft journey from a rule template and parameters."""
-    template = find_template(Path(settings.rule_templates_dir), body.template)
-    document = instantiate(template, params=body.params, key=body.key, name=body.name)
-    journey, version = await journey_service.create_journey(
-        session, document=document, now=clock.now(), author=principal.name
+    """A new draft journey from a rule template and parameters; a problem with a parameter's
+    value is reported at `["body", "params", name]`."""
+    journey, version = await create_from_template(
+        session,
+        directory=Path(settings.rule_templates_dir),
+        body=body,
+        now=clock.now(),
+        author=principal.name,
     )
     return journey_out(journey, version)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
@@ -123,18 +123,35 @@ class EnrolmentPage(BaseModel):
     next_cursor: str | None
 
 
+ParameterType = Literal[
+    "number", "integer", "string", "boolean", "duration", "time", "list", "object"
+]
+
+
 class RuleParameter(BaseModel):
-    type: str
+    """One parameter of a rule template; `null` is a valid value only where it is the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ParameterType = Field(
+        description="number, integer, string, boolean, duration (ISO 8601, e.g. P7D), "
+        "time (HH:MM, local), list or object."
+    )
     default: JsonValue = None
-    description: str
-    required: bool = False
+    required: bool = Field(default=False, description="No default: the value must be given.")
+    choices: list[JsonValue] | None = Field(default=None, description="The values allowed.")
+    description_zh: str
+    description_en: str
 
 
 class RuleTemplateOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     name_zh: str
     name_en: str
-    description: str
+    description_zh: str
+    description_en: str
     parameters: dict[str, RuleParameter]
     journey: dict[str, JsonValue] = Field(description="The journey with parameter placeholders.")
 
