@@ -93,7 +93,8 @@ async def run_time_triggers(session: AsyncSession, *, now: datetime, shop: Shop)
             continue
         count = 0
         for candidates in time_candidates(journey.rule, Window(start, now), shop):
-            count += await enrol(session, journey, candidates, now=now)
+            if not _is_over(candidates, now):
+                count += await enrol(session, journey, candidates, now=now)
         entered[journey.key] = count
         await session.execute(
             update(TriggerWatermark)
@@ -101,6 +102,13 @@ async def run_time_triggers(session: AsyncSession, *, now: datetime, shop: Shop)
             .values(scanned_until=now)
         )
     return entered
+
+
+def _is_over(candidates: Candidates, now: datetime) -> bool:
+    """An occasion whose day has ended: a run made up that late enrols no one for it, since
+    its greeting could only expire."""
+    ends = (candidates.context or {}).get("occasion_ends_at")
+    return ends is not None and datetime.fromisoformat(ends) <= now
 
 
 def time_candidates(rule: JourneyRule, window: Window, shop: Shop) -> list[Candidates]:
