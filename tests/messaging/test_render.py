@@ -20,7 +20,8 @@ from service.messaging.render import Renderer, RenderError, TemplateContent, cho
 RULE_TEMPLATES = [
     "new_customer/thanks", "new_customer/care", "new_customer/coupon_a", "new_customer/coupon_b",
     "replenish/reminder", "holiday/greeting", "holiday/spring_festival", "holiday/sale_preview",
-    "birthday/greeting", "birthday/coupon", "birthday/coupon_email", "winback/gentle", "winback/offer", "winback/last_chance",
+    "birthday/greeting", "birthday/coupon", "birthday/coupon_email", "winback/gentle",
+    "winback/offer", "winback/last_chance",
     "unpaid/reminder", "unpaid/last_call", "shipping/shipped", "shipping/delivered",
     "review/request", "season/clearance_offer", "season/new_arrivals",
     "vip/new_arrival_preview", "test/hello",
