@@ -39,25 +39,32 @@ async def test_sleeping_members_get_a_hello_then_escalating_offers(
     assert await enrolments(app) == []
     await tick_at(app, clock, at(2026, 6, 18, 15, 2), at(2026, 6, 19, 10))
     await tick_at(app, clock, at(2026, 6, 19, 11, 2), at(2026, 6, 20, 10))
-    # comes-back returns before her offer: that ends it, and it is the goal
-    returned = order_payload("o-9", member="comes-back", created_at=at(2026, 6, 24, 21))
-    await post_at(app, anon, clock, at(2026, 6, 24, 21), returned)
-    for day in (26, 27):
-        await tick_at(app, clock, at(2026, 6, day, 10))
+    await tick_at(app, clock, at(2026, 6, 26, 10), at(2026, 6, 27, 10))
+    # comes-back returns between her offer and the last chance: that ends it, and is the goal
+    returned = order_payload("o-9", member="comes-back", created_at=at(2026, 6, 30, 21))
+    await post_at(app, anon, clock, at(2026, 6, 30, 21), returned)
     await tick_at(app, clock, at(2026, 7, 3, 10), at(2026, 7, 4, 10), at(2026, 8, 1, 10))
     assert await timeline(app) == [
         ("sleepy", "winback/gentle", "2026-06-19 10:00"),
         ("comes-back", "winback/gentle", "2026-06-20 10:00"),
         ("sleepy", "winback/offer", "2026-06-26 10:00"),
+        ("comes-back", "winback/offer", "2026-06-27 10:00"),
         ("sleepy", "winback/last_chance", "2026-07-03 10:00"),
     ]
-    assert [m.coupon_code for m in await sent(app)] == [None, None, "COMEBACK20", "COMEBACK30"]
+    codes = [(m.member, m.coupon_code) for m in await sent(app)]
+    assert codes == [
+        ("sleepy", None),
+        ("comes-back", None),
+        ("sleepy", "COMEBACK20"),
+        ("comes-back", "COMEBACK20"),
+        ("sleepy", "COMEBACK30"),  # the last offer is the bigger one
+    ]
     assert await exits(app) == {
         "sleepy": ("completed", None),
         "comes-back": ("exited", "exit_when:order.paid"),
     }
     [back] = [e for e in await enrolments(app) if e.exit_reason]
-    assert back.goal_reached_at == at(2026, 6, 24, 21, 2)
+    assert back.goal_reached_at == at(2026, 6, 30, 21, 2)
 
 
 async def test_the_holdout_walks_the_series_unmessaged_and_a_new_lapse_enters_again(
