@@ -181,8 +181,8 @@ class _Compiler:
 
     def checked(self, ref: Ref, guard: Guard, test: ColumnElement[bool]) -> ColumnElement[bool]:
         if ref.field.type == FieldType.JSON:
-            # The value first: on SQLite one JSON parse settles most rows, the type test runs
-            # only where the value matched (it is NULL-free on its own, hence the coalesce).
+            # The value test first: on SQLite it is one JSON parse and settles most rows, and the
+            # type test runs only where it held. Alone it is NULL for a missing key: coalesce.
             return and_(func.coalesce(test, false()), _holds(guard))
         return _guarded([guard], test)
 

@@ -2,7 +2,8 @@
 
 Every value a construct depends on is one of its clauses (a bound parameter), never an attribute
 read at compile time, so SQLAlchemy's statement cache stays correct. Each construct returns NULL,
-or a boolean, exactly where the Python evaluator returns None or that boolean.
+or a boolean, exactly where the Python evaluator returns None or that boolean; `json_read_*`
+are the exception, meaningful only where the matching `json_is_*` holds.
 """
 
 from __future__ import annotations
