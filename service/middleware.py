@@ -6,18 +6,37 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PayloadTooLarge, error_response
+from service.errors import InvalidInput, PayloadTooLarge, error_response
+from service.inputs import NUL
 from service.logs import request_id_var
 from service.metrics import Metrics
 
 log = logging.getLogger("huitou.http")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive`: an HTTPException, so a route reading the body renders it as 413."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(413, f"request body is larger than {max_body_bytes} bytes")
+
+
+def _nul_in_url(scope: Scope) -> InvalidInput | None:
+    """A NUL in the path or query is refused here: PostgreSQL cannot compare text with one."""
+    if NUL in scope["path"]:
+        loc, msg = ["path"], "the path contains a NUL character (%00)"
+    else:
+        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        bad = next((name for name, value in query if NUL in name + value), None)
+        if bad is None:
+            return None
+        loc, msg = ["query", bad], "the parameter contains a NUL character (%00)"
+    return InvalidInput([{"loc": loc, "msg": msg, "type": "nul_character"}])
 
 
 class RequestMiddleware:
@@ -46,14 +65,15 @@ class RequestMiddleware:
 
         try:
             if int(headers.get(b"content-length", b"0") or 0) > self.max_body_bytes:
-                raise _TooLarge
+                raise _TooLarge(self.max_body_bytes)
+            if refused := _nul_in_url(scope):
+                await error_response(refused)(scope, receive, send_with_id)
+                return
             await self.app(scope, self._limited(receive), send_with_id)
-        except _TooLarge:
+        except _TooLarge as too_large:
             if response_started:
                 raise
-            exc = PayloadTooLarge(
-                f"request body is larger than {self.max_body_bytes} bytes", loc=["body"]
-            )
+            exc = PayloadTooLarge(str(too_large.detail), loc=["body"])
             await error_response(exc)(scope, receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started)
@@ -68,7 +88,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_body_bytes)
             return message
 
         return limited
