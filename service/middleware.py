@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +43,7 @@ def _nul_in_url(scope: Scope) -> InvalidInput | None:
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app, self.metrics, self.max_body_bytes = app, metrics, max_body_bytes
+        self._templates: dict[int, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,9 +95,20 @@ class RequestMiddleware:
 
         return limited
 
-    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+    def _route_template(self, scope: Scope) -> str:
+        """The matched route's full template, e.g. /v1/members/{external_id}: never the raw path,
+        which may hold a phone number. FastAPI puts the route as declared in its router into the
+        scope, without the prefixes it was included under, so those are looked up once."""
         route: Any = scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        if route is None:
+            return "unmatched"
+        if self._templates is None:
+            contexts = iter_route_contexts(scope["app"].routes)
+            self._templates = {id(c.original_route): c.path for c in contexts if c.path}
+        return self._templates.get(id(route)) or str(getattr(route, "path", "unmatched"))
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        path = self._route_template(scope)
         method = scope["method"]
         self.metrics.requests.labels(method, path, str(status)).inc()
         self.metrics.latency.labels(method, path).observe(seconds)

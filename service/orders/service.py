@@ -120,8 +120,8 @@ async def ingest_order(
     if events:
         await recompute_stats(session, member_ids=[member_id])
         await _append_order_events(session, events, order, order_id, member_id, platform, now)
-    counts = session.info.setdefault("orders_ingested", {})
-    counts[platform] = counts.get(platform, 0) + 1
+        counts = session.info.setdefault("orders_ingested", {})  # "applied", as the metric says
+        counts[platform] = counts.get(platform, 0) + 1
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)
 
 
