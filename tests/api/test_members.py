@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.app import create_app
 from service.clock import FakeClock
 from service.events.models import Event
 from service.members.models import Member
-from tests.factories import order_payload
+from service.settings import Settings
+from tests.factories import ADMIN_KEY, order_payload
 
 FULL = {
     "name": "王小明",
@@ -211,3 +213,20 @@ async def test_a_failed_batch_writes_no_member_and_no_event(
     assert response.json()["detail"][0]["loc"] == ["body", "orders", 1, "member", "phone"]
     assert (await client.get("/v1/members/m-1")).status_code == 404
     assert await events(sessions) == []
+
+
+async def test_phones_without_a_country_code_use_the_shops_region(
+    settings: Settings, clock: FakeClock, engine: object
+) -> None:
+    app = create_app(settings.model_copy(update={"country": "US"}), clock, migrate=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers=headers
+        ) as c:
+            us = await c.put("/v1/members/m-us", json={"phone": "(650) 253-0000"})
+            cn = await c.put("/v1/members/m-cn", json={"phone": "13812345678"})
+    assert us.json()["phone"] == "+16502530000"
+    assert cn.status_code == 422  # a Chinese mobile number is not a US one
+    assert cn.json()["detail"][0]["msg"] == "not a valid phone number (default region US)"
