@@ -3,7 +3,6 @@ it — which template, on which channel, at what local time."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from service.clock import FakeClock
-from service.db import session_dialect
 from service.members.models import Member
 from service.messaging.outbox import Message
 from service.orders.models import Order
@@ -107,35 +105,11 @@ async def exits(app: FastAPI) -> dict[str, tuple[str, str | None]]:
     return {members[e.member_id][0]: (e.state.value, e.exit_reason) for e in await enrolments(app)}
 
 
-async def settle(app: FastAPI, *, patience: float = 120) -> None:
-    """On PostgreSQL, wait until every event written so far is visible to the journeys' event
-    consumer, which by design reads no event while an older write transaction is open anywhere
-    on the server (other databases' benchmarks included). Real time, not the fake clock: it
-    waits for other processes, and the engine under test runs exactly as it would."""
-    async with app.state.sessions() as session:
-        if session_dialect(session) != "postgresql":
-            return
-        newest = text("SELECT coalesce(max(tx_id), 0) FROM events")
-        horizon = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        wanted = (await session.execute(newest)).scalar_one()
-        await session.rollback()
-        for _ in range(int(patience / POLL)):
-            if (await session.execute(horizon)).scalar_one() > wanted:
-                return
-            await session.rollback()  # a fresh snapshot for the next look
-            await asyncio.sleep(POLL)
-    raise AssertionError(f"events still invisible after {patience}s: a transaction stays open")
-
-
-POLL = 0.05
-
-
 async def tick_at(app: FastAPI, clock: FakeClock, *instants: datetime) -> None:
     """Run the engine at each instant in turn (the clock only moves forward)."""
     for instant in instants:
         assert instant >= clock.now(), instant
         clock.set(instant)
-        await settle(app)
         await tick(app)
 
 
@@ -150,5 +124,4 @@ async def post_at(
     await tick_at(app, clock, when)  # what was due before the message
     msg_id = f"{payload['id']}:{payload['status']}:{when.isoformat()}"
     await post_order(anon, clock, payload, msg_id)
-    await settle(app)
     await tick(app)
