@@ -125,18 +125,22 @@ def resolve_params(template: RuleTemplateOut, given: dict[str, Any]) -> dict[str
     """Every parameter's value: given, or its default; every problem reported at once."""
     known = ", ".join(template.parameters)
     errors = [
-        {"loc": ["body", "params", name], "msg": f"unknown parameter; known: {known}"}
+        {
+            "loc": ["body", "params", name],
+            "msg": f"unknown parameter; known: {known}",
+            "type": "extra_forbidden",
+        }
         for name in given
         if name not in template.parameters
     ]
     values: dict[str, Any] = {}
     for name, spec in template.parameters.items():
         if name not in given and spec.required:
-            errors.append({"loc": ["body", "params", name], "msg": "required"})
+            errors.append({"loc": ["body", "params", name], "msg": "required", "type": "missing"})
             continue
         value = given.get(name, spec.default)
         if name in given and (problem := value_problem(spec, value)):
-            errors.append({"loc": ["body", "params", name], "msg": problem})
+            errors.append({"loc": ["body", "params", name], "msg": problem, "type": "parameter"})
         values[name] = value
     if errors:
         raise InvalidInput(errors)

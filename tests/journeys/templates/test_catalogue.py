@@ -173,6 +173,7 @@ async def test_a_bad_parameter_is_a_422_naming_it(
     matching = [d for d in body["detail"] if d["loc"] == ["body", "params", name]]
     assert matching, body["detail"]
     assert any(fragment in d["msg"] for d in matching), matching
+    assert all(d["type"] for d in matching)  # FastAPI's 422 shape: loc, msg, type
 
 
 async def test_unknown_template_is_a_404(client: httpx.AsyncClient) -> None:

@@ -49,7 +49,9 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 async def test_a_missing_required_parameter_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
     missing = await client.post("/v1/journeys/from-template", json={"template": "required_test"})
     assert missing.status_code == 422
-    assert missing.json()["detail"] == [{"loc": ["body", "params", "days"], "msg": "required"}]
+    assert missing.json()["detail"] == [
+        {"loc": ["body", "params", "days"], "msg": "required", "type": "missing"}
+    ]
     given = await client.post(
         "/v1/journeys/from-template", json={"template": "required_test", "params": {"days": 30}}
     )
