@@ -51,21 +51,28 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Money(TypeDecorator[Decimal]):
-    """A Decimal amount stored as integer cents: exact on SQLite, which has no decimal type."""
+    """A Decimal amount stored as an integer of its smallest unit: exact on SQLite, which has no
+    decimal type. Cents by default; `Money(places=4)` for prices that are fractions of a cent."""
 
     impl = BigInteger
     cache_ok = True
 
+    def __init__(self, places: int = 2) -> None:
+        super().__init__()
+        self.places = places
+        self._unit = Decimal(10) ** places
+        self._quantum = Decimal(1).scaleb(-places)
+
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        cents = Decimal(value) * 100
-        if cents != cents.to_integral_value():
-            raise ValueError(f"amount {value} has more than two decimal places")
-        return int(cents)
+        units = Decimal(value) * self._unit
+        if units != units.to_integral_value():
+            raise ValueError(f"amount {value} has more than {self.places} decimal places")
+        return int(units)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else (Decimal(value) / 100).quantize(CENT)
+        return None if value is None else (Decimal(value) / self._unit).quantize(self._quantum)
 
 
 IdType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowids only for INTEGER
