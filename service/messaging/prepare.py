@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.members.models import Channel
 from service.messaging import outcomes
 from service.messaging import service as template_service
+from service.messaging.budget import RenderTimeExceeded
 from service.messaging.claims import Claimed
 from service.messaging.compose import Sender, compose
+from service.messaging.context import MessageContext
 from service.messaging.copydata import (
     BadContext,
     CopyData,
@@ -45,10 +47,11 @@ from service.messaging.policies import (
     Verdict,
     decide,
 )
-from service.messaging.render import Renderer, RenderError, TemplateContent
+from service.messaging.render import RenderedMessage, Renderer, RenderError, TemplateContent
 from service.messaging.tokens import make_token, unsubscribe_url
 
 log = logging.getLogger("huitou.dispatcher")
+RENDER_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ class Preparer:
             unsubscribe_url=link,
             shop_url=self.copy.shop_url,
         )
-        rendered = self.renderer.render(content, context=context, now=now)
+        rendered = self._render_patiently(content, context, now)
         # A marketing template stays marketing whatever the message says, and vice versa.
         purpose = (
             Purpose.MARKETING
@@ -216,6 +219,18 @@ class Preparer:
             copy_fingerprint=copy_fingerprint(digest, text),
         )
         return Prepared(claimed, message, copy, self.gateways.for_channel(claimed.channel))
+
+    def _render_patiently(
+        self, content: TemplateContent, context: MessageContext, now: datetime
+    ) -> RenderedMessage:
+        """Render; a time budget blown by a stalled machine (not the template) gets more tries."""
+        for attempt in range(RENDER_TRIES):
+            try:
+                return self.renderer.render(content, context=context, now=now)
+            except RenderError as exc:
+                if attempt + 1 == RENDER_TRIES or not isinstance(exc.__cause__, RenderTimeExceeded):
+                    raise
+        raise AssertionError("unreachable")
 
     def _rule(
         self,

@@ -1,0 +1,290 @@
+"""Messages per second through the dispatcher to a loopback HTTP SMS gateway in another process,
+against a plain async httpx loop sending the same requests (same bodies, same concurrency) to the
+same server; a per-gateway rate limit held; SMTP to aiosmtpd as a figure.
+
+`python -m bench dispatch [--quick]`: 20,000 messages per database (5,000 with --quick), each to
+its own member, through the whole path: claim, facts, render, compose, send, record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import func, insert, select
+
+from bench.common import BenchOptions, fresh_database, result_line
+from service import PROJECT_ROOT
+from service.clock import FakeClock
+from service.db import make_engine, make_sessionmaker
+from service.instance import InstanceSecrets, load_secrets
+from service.members.models import Channel, Member
+from service.messaging import service as template_service
+from service.messaging.gateways import open_gateways
+from service.messaging.outbox import Message, MessageStatus
+from service.messaging.policies import Purpose
+from service.messaging.render import renderer_for
+from service.messaging.setup import build_dispatcher
+from service.settings import Settings
+
+AT = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
+CONCURRENCY = 32
+RATE = 500.0
+SMS_TEMPLATE, EMAIL_TEMPLATE = "new_customer/thanks", "new_customer/care"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_process(*command: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A server in its own process, from when it accepts connections on `port`."""
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def settings_for(url: str, gateway_url: str, smtp_port: int, **extra: Any) -> Settings:
+    return Settings(
+        database_url=url,
+        brand="回头",
+        public_url="https://shop.example",
+        sms_gateway="http",
+        sms_http_url=f"{gateway_url}/sms",
+        email_gateway="smtp",
+        smtp_port=smtp_port,
+        smtp_starttls=False,
+        dispatch_concurrency=CONCURRENCY,
+        dispatch_batch=500,
+        **extra,
+    )
+
+
+async def seed(settings: Settings, count: int, *, channel: Channel, prefix: str) -> None:
+    """`count` members, each with one due message; the shipped templates loaded."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    template = SMS_TEMPLATE if channel is Channel.SMS else EMAIL_TEMPLATE
+    async with sessions() as session, session.begin():
+        members = [
+            {
+                "external_id": f"{prefix}{n}",
+                "name": f"会员{n}",
+                "phone": f"+86138{n:08d}",
+                "email": f"member{n}@example.com",
+                "created_at": AT,
+                "updated_at": AT,
+            }
+            for n in range(count)
+        ]
+        for at in range(0, count, 5000):
+            await session.execute(insert(Member), members[at : at + 5000])
+        ids = await session.execute(
+            select(Member.id).where(Member.external_id.like(f"{prefix}%")).order_by(Member.id)
+        )
+        rows = [
+            {
+                "idempotency_key": f"{prefix}:{member_id}",
+                "member_id": member_id,
+                "channel": channel,
+                "template": template,
+                "purpose": Purpose.MARKETING,
+                "send_after_at": AT,
+                "created_at": AT,
+                "updated_at": AT,
+            }
+            for (member_id,) in ids
+        ]
+        for at in range(0, count, 5000):
+            await session.execute(insert(Message), rows[at : at + 5000])
+    renderer = renderer_for(settings)
+    await template_service.load_shipped_templates(
+        sessions, renderer=renderer, settings=settings, now=AT
+    )
+    await engine.dispose()
+
+
+async def dispatch(settings: Settings) -> tuple[float, dict[str, int]]:
+    """Seconds to send everything due through one dispatcher, and its report."""
+    engine = make_engine(settings.database_url, pool_size=4)
+    sessions = make_sessionmaker(engine)
+    clock = FakeClock(AT)
+    async with sessions() as session, session.begin():
+        secrets: InstanceSecrets = await load_secrets(session, now=AT)
+    async with open_gateways(settings, clock) as gateways:
+        dispatcher = build_dispatcher(
+            sessions=sessions,
+            clock=clock,
+            settings=settings,
+            instance=secrets,
+            gateways=gateways,
+            renderer=renderer_for(settings),
+            worker="bench",
+        )
+        started = time.perf_counter()
+        report = await dispatcher.run()
+        elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return elapsed, report
+
+
+async def sent_bodies(url: str, prefix: str) -> list[dict[str, str]]:
+    """The requests the dispatcher sent, to replay through the plain loop under new keys."""
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session:
+        rows = await session.execute(
+            select(Member.phone, Message.body, Message.template, Message.idempotency_key)
+            .join(Member, Member.id == Message.member_id)
+            .where(Message.idempotency_key.like(f"{prefix}:%"))
+        )
+        bodies = [
+            {"to": p or "", "text": b or "", "template": t, "locale": "zh-CN", "key": f"plain-{k}"}
+            for p, b, t, k in rows
+        ]
+    await engine.dispose()
+    return bodies
+
+
+async def plain_loop(gateway_url: str, bodies: list[dict[str, str]]) -> float:
+    """The baseline: the same POSTs, CONCURRENCY at a time, with nothing around them."""
+    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10), limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                payload = {
+                    "to": body["to"],
+                    "text": body["text"],
+                    "template": body["template"],
+                    "locale": body["locale"],
+                    "idempotency_key": body["key"],
+                }
+                response = await client.post(
+                    f"{gateway_url}/sms", json=payload, headers={"Idempotency-Key": body["key"]}
+                )
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - started
+
+
+async def count_sent(url: str) -> int:
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session:
+        found = await session.scalar(
+            select(func.count()).where(Message.status == MessageStatus.SENT)
+        )
+    await engine.dispose()
+    return int(found or 0)
+
+
+async def stats(gateway_url: str) -> dict[str, dict[str, int]]:
+    async with httpx.AsyncClient() as client:
+        data: dict[str, dict[str, int]] = (await client.get(f"{gateway_url}/_stats")).json()
+        return data
+
+
+def measure_throughput(kind: str, options: BenchOptions, gateway_url: str, smtp: int) -> None:
+    count = 5_000 if options.quick else 20_000
+    url = fresh_database(kind, "dispatch", options)
+    settings = settings_for(url, gateway_url, smtp)
+    asyncio.run(seed(settings, count, channel=Channel.SMS, prefix="t"))
+    ours, report = asyncio.run(dispatch(settings))
+    assert report.get("sent") == count == asyncio.run(count_sent(url)), report
+    plain = asyncio.run(plain_loop(gateway_url, asyncio.run(sent_bodies(url, "t"))))
+    delivered = asyncio.run(stats(gateway_url))["delivered"]
+    assert all(delivered.get(f"t:{n}", 1) == 1 for n in range(count))
+    result_line(
+        f"dispatch_{kind}",
+        ratio=plain / ours,
+        target=">=0.7",
+        messages_per_s=count / ours,
+        plain_per_s=count / plain,
+        messages=count,
+        concurrency=CONCURRENCY,
+    )
+
+
+def measure_rate_limit(kind: str, options: BenchOptions, gateway_url: str, smtp: int) -> None:
+    count = 2_500 if options.quick else 10_000
+    url = fresh_database(kind, "dispatch_rate", options)
+    settings = settings_for(url, gateway_url, smtp, sms_rate_per_second=RATE)
+    asyncio.run(seed(settings, count, channel=Channel.SMS, prefix="r"))
+    elapsed, report = asyncio.run(dispatch(settings))
+    assert report.get("sent") == count, report
+    measured = count / elapsed
+    result_line(
+        "dispatch_rate_limit",
+        ratio=measured / RATE,
+        target="<=1.05",
+        low=">=0.95",
+        configured_per_s=RATE,
+        measured_per_s=measured,
+        messages=count,
+        database=kind,
+    )
+
+
+def measure_smtp(kind: str, options: BenchOptions, gateway_url: str, smtp: int) -> None:
+    count = 1_000 if options.quick else 5_000
+    url = fresh_database(kind, "dispatch_smtp", options)
+    settings = settings_for(url, gateway_url, smtp, smtp_pool_size=8)
+    asyncio.run(seed(settings, count, channel=Channel.EMAIL, prefix="e"))
+    elapsed, report = asyncio.run(dispatch(settings))
+    assert report.get("sent") == count, report
+    result_line(
+        "dispatch_smtp",
+        ratio=1.0,
+        target="figure",
+        messages_per_s=count / elapsed,
+        messages=count,
+        smtp_connections=8,
+        database=kind,
+    )
+
+
+def run(options: BenchOptions) -> None:
+    gateway_port, smtp_port = free_port(), free_port()
+    gateway = (sys.executable, "-m", "tests.gateway_server", "--port", str(gateway_port))
+    sink = (
+        sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+        "-l", f"127.0.0.1:{smtp_port}",
+    )  # fmt: skip
+    with server_process(*gateway, port=gateway_port), server_process(*sink, port=smtp_port):
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        for kind in options.databases:
+            measure_throughput(kind, options, gateway_url, smtp_port)
+        kind = "postgresql" if "postgresql" in options.databases else options.databases[0]
+        measure_rate_limit(kind, options, gateway_url, smtp_port)
+        measure_smtp(kind, options, gateway_url, smtp_port)
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(400):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
