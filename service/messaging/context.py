@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,20 @@ class Record:
 
     def __repr__(self) -> str:
         return f"Record({', '.join(self._data)})"
+
+
+def _plain(instance: Any) -> dict[str, Any]:
+    """A dataclass as a dict, nested ones too; unlike asdict() it copies nothing (Record wraps
+    read-only), which matters at thousands of messages a second."""
+    out: dict[str, Any] = {}
+    for item in fields(instance):
+        value = getattr(instance, item.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            value = _plain(value)
+        elif isinstance(value, list | tuple):
+            value = [_plain(v) if is_dataclass(v) and not isinstance(v, type) else v for v in value]
+        out[item.name] = value
+    return out
 
 
 def _wrap(value: Any) -> Any:
@@ -117,7 +131,7 @@ class MessageContext:
 
     def variables(self, now: datetime) -> dict[str, Any]:
         """The template variables: `member.stats` derived once as of `now`."""
-        member = asdict(self.member)
+        member = _plain(self.member)
         last = self.member.last_paid_at
         member["stats"] = {
             "paid_orders": self.member.paid_orders,
@@ -127,9 +141,9 @@ class MessageContext:
         }
         values: dict[str, Any] = {
             "member": Record(member),
-            "order": Record(asdict(self.order)) if self.order else None,
-            "product": Record(asdict(self.product)) if self.product else None,
-            "journey": Record(asdict(self.journey)) if self.journey else None,
+            "order": Record(_plain(self.order)) if self.order else None,
+            "product": Record(_plain(self.product)) if self.product else None,
+            "journey": Record(_plain(self.journey)) if self.journey else None,
             "occasion": Record({"name": self.occasion}) if self.occasion else None,
         }
         if self.order:
