@@ -210,6 +210,8 @@ class Preparer:
         )
         message = composed.message
         text = f"{message.subject}\n{message.text}" if message.subject else message.text
+        # the link's token carries the instant it was issued: the same copy must still match
+        text = text.replace(link, "{unsubscribe_url}")
         copy = Copy(
             subject=message.subject,
             body=message.text,

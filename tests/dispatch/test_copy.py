@@ -162,3 +162,23 @@ async def test_a_marketing_email_goes_through_smtp_with_a_working_unsubscribe_li
     assert stored.subject == "来自回头"
     assert link in (stored.body or "")
     assert (stored.segments, stored.cost) == (0, Decimal(0))
+
+
+async def test_the_same_email_copy_matches_although_each_link_is_signed_anew(
+    on_smtp: Harness, clock: FakeClock, mailbox: tuple[Mailbox, int]
+) -> None:
+    async with on_smtp.sessions() as session, session.begin():
+        await add_template(session, on_smtp.renderer, now=clock.now(), name=EMAIL_TEMPLATE,
+                           email=True)  # fmt: skip
+        member = await add_member(session, now=clock.now(), email="xiaoming@example.com")
+        await queue(session, member, now=clock.now(), key="mail-1", template=EMAIL_TEMPLATE,
+                    channel=Channel.EMAIL)  # fmt: skip
+    await on_smtp.tick()
+    clock.advance(seconds=5)
+    async with on_smtp.sessions() as session, session.begin():
+        await queue(session, member, now=clock.now(), key="mail-2", template=EMAIL_TEMPLATE,
+                    channel=Channel.EMAIL)  # fmt: skip
+    await on_smtp.tick()
+    stored = await messages(on_smtp.sessions)
+    assert stored["mail-2"].status_reason == "duplicate_copy"
+    assert len(mailbox[0].messages) == 1

@@ -177,7 +177,8 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing_and_sends_nothing_twi
     await assert_each_delivered_once(harness.sessions, fake, keys)
 
 
-@pytest.mark.slow  # about a minute on a busy two-core machine
+@pytest.mark.slow  # one to three minutes on a busy two-core machine
+@pytest.mark.timeout(900)
 @ON_POSTGRESQL
 async def test_three_dispatchers_on_one_database_send_ten_thousand_each_exactly_once(
     harness: Harness, database_url: str, fake: FakeSmsGateway, server: LoopbackHttpServer
