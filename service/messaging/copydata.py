@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import in_list, session_dialect
 from service.members.models import Member
 from service.messaging.claims import Claimed
 from service.messaging.context import (
@@ -59,12 +60,18 @@ async def load_copy_data(session: AsyncSession, batch: Sequence[Claimed]) -> Cop
     order_ids = sorted({i for c in batch if (i := _order_id(c)) is not None})
     orders: dict[int, Order] = {}
     items: dict[int, list[OrderItem]] = defaultdict(list)
+    dialect = session_dialect(session)
     if order_ids:
         orders = {
-            o.id: o for o in await session.scalars(select(Order).where(Order.id.in_(order_ids)))
+            o.id: o
+            for o in await session.scalars(
+                select(Order).where(in_list(Order.id, order_ids, dialect=dialect))
+            )
         }
         for item in await session.scalars(
-            select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.id)
+            select(OrderItem)
+            .where(in_list(OrderItem.order_id, order_ids, dialect=dialect))
+            .order_by(OrderItem.id)
         ):
             items[item.order_id].append(item)
     skus = {str(c.context["sku"]) for c in batch if c.context.get("sku")}
@@ -72,7 +79,10 @@ async def load_copy_data(session: AsyncSession, batch: Sequence[Claimed]) -> Cop
     products: dict[str, Product] = {}
     if skus:
         products = {
-            p.sku: p for p in await session.scalars(select(Product).where(Product.sku.in_(skus)))
+            p.sku: p
+            for p in await session.scalars(
+                select(Product).where(in_list(Product.sku, skus, dialect=dialect))
+            )
         }
     return CopyData(orders, items, products)
 

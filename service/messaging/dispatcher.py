@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
+from service.db import in_list, session_dialect
 from service.members.models import Channel, Member
 from service.messaging import claims, outcomes
 from service.messaging.claims import Claimed
@@ -256,7 +257,7 @@ async def _contacts(
         return {}
     rows = await session.execute(
         select(Member.id, Member.phone, Member.email).where(
-            Member.id.in_({c.member_id for c in claimed})
+            in_list(Member.id, {c.member_id for c in claimed}, dialect=session_dialect(session))
         )
     )
     found: dict[tuple[int, Channel], str] = {}

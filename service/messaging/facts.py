@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import in_list, not_in_list, session_dialect
 from service.members.contacts import contact_hash
 from service.members.models import Channel, Member, MemberConsent, MemberTag, Suppression
 from service.messaging.claims import Claimed
@@ -52,13 +53,17 @@ async def load_facts(
     session: AsyncSession, batch: Sequence[Claimed], *, now: datetime, salt: bytes
 ) -> BatchFacts:
     member_ids = sorted({c.member_id for c in batch})
+    dialect = session_dialect(session)
     members = {
-        m.id: m for m in await session.scalars(select(Member).where(Member.id.in_(member_ids)))
+        m.id: m
+        for m in await session.scalars(
+            select(Member).where(in_list(Member.id, member_ids, dialect=dialect))
+        )
     }
     tags: dict[int, list[str]] = defaultdict(list)
     for member_id, tag in await session.execute(
         select(MemberTag.member_id, MemberTag.tag)
-        .where(MemberTag.member_id.in_(member_ids))
+        .where(in_list(MemberTag.member_id, member_ids, dialect=dialect))
         .order_by(MemberTag.tag)
     ):
         tags[member_id].append(tag)
@@ -66,7 +71,8 @@ async def load_facts(
         (member_id, channel): granted
         for member_id, channel, granted in await session.execute(
             select(MemberConsent.member_id, MemberConsent.channel, MemberConsent.granted).where(
-                MemberConsent.member_id.in_(member_ids), MemberConsent.purpose == "marketing"
+                in_list(MemberConsent.member_id, member_ids, dialect=dialect),
+                MemberConsent.purpose == "marketing",
             )
         )
     }
@@ -93,7 +99,7 @@ async def _suppressions(
         return {}
     rows = await session.execute(
         select(Suppression.contact_hash, Suppression.channel, Suppression.reason).where(
-            Suppression.contact_hash.in_(sorted(hashes))
+            in_list(Suppression.contact_hash, sorted(hashes), dialect=session_dialect(session))
         )
     )
     return {(digest, channel): reason for digest, channel, reason in rows}
@@ -105,7 +111,7 @@ async def _marketing_sent(
     at = func.coalesce(Message.sent_at, Message.last_attempt_at).label("at")
     rows = await session.execute(
         select(Message.member_id, Message.channel, at).where(
-            Message.member_id.in_(member_ids),
+            in_list(Message.member_id, member_ids, dialect=session_dialect(session)),
             Message.purpose == Purpose.MARKETING,
             Message.status.in_(SENT_STATUSES),
             at > now - WEEK,
@@ -120,11 +126,12 @@ async def _marketing_sent(
 async def _pending(
     session: AsyncSession, batch: Sequence[Claimed], member_ids: Sequence[int], now: datetime
 ) -> dict[tuple[int, Channel], list[tuple[int, int]]]:
+    dialect = session_dialect(session)
     rows = await session.execute(
         select(Message.member_id, Message.channel, Message.priority, Message.id).where(
-            Message.member_id.in_(member_ids),
+            in_list(Message.member_id, member_ids, dialect=dialect),
             Message.purpose == Purpose.MARKETING,
-            Message.id.not_in([c.id for c in batch]),
+            not_in_list(Message.id, [c.id for c in batch], dialect=dialect),
             or_(
                 and_(Message.status == MessageStatus.QUEUED, Message.send_after_at <= now),
                 and_(Message.status == MessageStatus.SENDING, Message.leased_until >= now),
@@ -147,7 +154,9 @@ async def copies_sent(
     at = func.coalesce(Message.sent_at, Message.last_attempt_at).label("at")
     rows = await session.execute(
         select(Message.copy_fingerprint, at).where(
-            Message.copy_fingerprint.in_(sorted(fingerprints)),
+            in_list(
+                Message.copy_fingerprint, sorted(fingerprints), dialect=session_dialect(session)
+            ),
             Message.status.in_(SENT_STATUSES),
             at >= since,
         )
