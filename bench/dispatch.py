@@ -89,43 +89,47 @@ def settings_for(url: str, servers: Servers, **extra: Any) -> Settings:
     )
 
 
+def member_rows(count: int, *, prefix: str, block: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "external_id": f"{prefix}{n}",
+            "name": f"会员{n}",
+            "phone": f"+8613{block}{n:08d}",  # new contacts each round: no duplicate copy
+            "email": f"member{block}-{n}@example.com",
+            "created_at": AT,
+            "updated_at": AT,
+        }
+        for n in range(count)
+    ]
+
+
+def message_row(member_id: int, *, prefix: str, channel: Channel) -> dict[str, Any]:
+    return {
+        "idempotency_key": f"{prefix}:{member_id}",
+        "member_id": member_id,
+        "channel": channel,
+        "template": SMS_TEMPLATE if channel is Channel.SMS else EMAIL_TEMPLATE,
+        "purpose": Purpose.MARKETING,
+        "send_after_at": AT,
+        "created_at": AT,
+        "updated_at": AT,
+    }
+
+
 async def seed(
     settings: Settings, count: int, *, channel: Channel, prefix: str, block: int = 0
 ) -> None:
     """`count` members, each with one due message; the shipped templates loaded."""
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    template = SMS_TEMPLATE if channel is Channel.SMS else EMAIL_TEMPLATE
     async with sessions() as session, session.begin():
-        members = [
-            {
-                "external_id": f"{prefix}{n}",
-                "name": f"会员{n}",
-                "phone": f"+8613{block}{n:08d}",  # new contacts each round: no duplicate copy
-                "email": f"member{block}-{n}@example.com",
-                "created_at": AT,
-                "updated_at": AT,
-            }
-            for n in range(count)
-        ]
+        members = member_rows(count, prefix=prefix, block=block)
         for at in range(0, count, 5000):
             await session.execute(insert(Member), members[at : at + 5000])
         ids = await session.execute(
             select(Member.id).where(Member.external_id.like(f"{prefix}%")).order_by(Member.id)
         )
-        rows = [
-            {
-                "idempotency_key": f"{prefix}:{member_id}",
-                "member_id": member_id,
-                "channel": channel,
-                "template": template,
-                "purpose": Purpose.MARKETING,
-                "send_after_at": AT,
-                "created_at": AT,
-                "updated_at": AT,
-            }
-            for (member_id,) in ids
-        ]
+        rows = [message_row(member_id, prefix=prefix, channel=channel) for (member_id,) in ids]
         for at in range(0, count, 5000):
             await session.execute(insert(Message), rows[at : at + 5000])
     renderer = renderer_for(settings)

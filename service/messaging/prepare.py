@@ -10,28 +10,22 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.members.models import Channel
 from service.messaging import outcomes
 from service.messaging import service as template_service
-from service.messaging.budget import RenderTimeExceeded
 from service.messaging.claims import Claimed
-from service.messaging.compose import Sender, compose
-from service.messaging.context import MessageContext
 from service.messaging.copydata import (
     BadContext,
     CopyData,
     journey_cap,
     load_copy_data,
-    member_vars,
-    message_context,
 )
-from service.messaging.decorations import copy_fingerprint
+from service.messaging.drafts import CopySettings, draft
 from service.messaging.facts import BatchFacts, copies_sent, history_of, load_facts, recipient_of
 from service.messaging.gateways import Gateways
 from service.messaging.gateways.base import Gateway, OutgoingMessage
@@ -47,23 +41,9 @@ from service.messaging.policies import (
     Verdict,
     decide,
 )
-from service.messaging.render import RenderedMessage, Renderer, RenderError, TemplateContent
-from service.messaging.tokens import make_token, unsubscribe_url
+from service.messaging.render import Renderer, RenderError, TemplateContent
 
 log = logging.getLogger("huitou.dispatcher")
-RENDER_TRIES = 3
-
-
-@dataclass(frozen=True)
-class CopySettings:
-    """What rendering and composing need beyond the message: brand, links, keys, zone."""
-
-    sender: Sender
-    public_url: str
-    token_key: bytes
-    contact_salt: bytes
-    zone: ZoneInfo
-    shop_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +137,19 @@ class Preparer:
             return False
         assert content is not None
         assert item.digest is not None  # screened: the member has a contact on this channel
+        member = facts.members[claimed.member_id]
         try:
-            item.prepared = self._compose(claimed, content, facts, data, item.digest, now)
+            made = draft(
+                claimed,
+                content,
+                member=member,
+                tags=facts.tags.get(member.id, ()),
+                data=data,
+                digest=item.digest,
+                settings=self.copy,
+                renderer=self.renderer,
+                now=now,
+            )
         except (BadContext, ValueError) as exc:
             result.decided.append(_failed(claimed, "bad_context", str(exc), now))
             return False
@@ -166,73 +157,9 @@ class Preparer:
             detail = f"{'.'.join(str(p) for p in exc.loc)}: {exc.msg}"
             result.decided.append(_failed(claimed, "render_error", detail, now))
             return False
+        gateway = self.gateways.for_channel(claimed.channel)
+        item.prepared = Prepared(claimed, made.message, made.copy, gateway)
         return True
-
-    def _compose(
-        self,
-        claimed: Claimed,
-        content: TemplateContent,
-        facts: BatchFacts,
-        data: CopyData,
-        digest: str,
-        now: datetime,
-    ) -> Prepared:
-        member = facts.members[claimed.member_id]
-        token = make_token(
-            self.copy.token_key, member_id=member.id, channel=claimed.channel, issued_at=now
-        )
-        link = unsubscribe_url(self.copy.public_url, token)
-        variables = member_vars(member, facts.tags.get(member.id, ()), self.copy.zone.key)
-        context = message_context(
-            claimed,
-            variables,
-            data,
-            brand=self.copy.sender.brand,
-            unsubscribe_url=link,
-            shop_url=self.copy.shop_url,
-        )
-        rendered = self._render_patiently(content, context, now)
-        # A marketing template stays marketing whatever the message says, and vice versa.
-        purpose = (
-            Purpose.MARKETING
-            if Purpose.MARKETING in (claimed.purpose, content.purpose)
-            else (Purpose.TRANSACTIONAL)
-        )
-        to = member.phone if claimed.channel is Channel.SMS else member.email
-        assert to is not None
-        composed = compose(
-            replace(rendered, purpose=purpose),
-            to=to,
-            idempotency_key=claimed.idempotency_key,
-            sender=self.copy.sender,
-            unsubscribe_url=link,
-            now=now,
-        )
-        message = composed.message
-        text = f"{message.subject}\n{message.text}" if message.subject else message.text
-        # the link's token carries the instant it was issued: the same copy must still match
-        text = text.replace(link, "{unsubscribe_url}")
-        copy = Copy(
-            subject=message.subject,
-            body=message.text,
-            segments=composed.segments,
-            cost=composed.cost,
-            recipient_hash=digest,
-            copy_fingerprint=copy_fingerprint(digest, text),
-        )
-        return Prepared(claimed, message, copy, self.gateways.for_channel(claimed.channel))
-
-    def _render_patiently(
-        self, content: TemplateContent, context: MessageContext, now: datetime
-    ) -> RenderedMessage:
-        """Render; a time budget blown by a stalled machine (not the template) gets more tries."""
-        for attempt in range(RENDER_TRIES):
-            try:
-                return self.renderer.render(content, context=context, now=now)
-            except RenderError as exc:
-                if attempt + 1 == RENDER_TRIES or not isinstance(exc.__cause__, RenderTimeExceeded):
-                    raise
-        raise AssertionError("unreachable")
 
     def _rule(
         self,

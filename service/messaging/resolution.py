@@ -53,10 +53,22 @@ async def resolve(
             error="no receipt or provider record before the resolution deadline",
             held=MessageStatus.UNKNOWN,
         )
-    queryable = isinstance(gateway, QueryableGateway) and gateway.name == claimed.gateway
-    if not queryable or contact is None:
+    if not isinstance(gateway, QueryableGateway) or gateway.name != claimed.gateway:
         return outcomes.recheck(claimed, now=now, at=give_up_at, error=None)  # a receipt may come
-    assert isinstance(gateway, QueryableGateway)
+    if contact is None:  # erased meanwhile: nothing to ask about, a receipt may still come
+        return outcomes.recheck(claimed, now=now, at=give_up_at, error=None)
+    return await _ask(gateway, claimed, contact, attempted_at=attempted_at, now=now, policy=policy)
+
+
+async def _ask(
+    gateway: QueryableGateway,
+    claimed: Claimed,
+    contact: str,
+    *,
+    attempted_at: datetime,
+    now: datetime,
+    policy: ResolutionPolicy,
+) -> Outcome:
     message = OutgoingMessage(
         idempotency_key=claimed.idempotency_key,
         channel=claimed.channel,
@@ -74,13 +86,9 @@ async def resolve(
         return outcomes.requeued(claimed, now=now, reason="not_found_at_provider")
     if result.state is DeliveryState.FAILED:
         return outcomes.failed(
-            claimed,
-            now=now,
-            reason="provider_failed",
-            error=result.detail,
+            claimed, now=now, reason="provider_failed", error=result.detail,
             held=MessageStatus.UNKNOWN,
-        )
-    status = (
-        MessageStatus.DELIVERED if result.state is DeliveryState.DELIVERED else MessageStatus.SENT
-    )
+        )  # fmt: skip
+    delivered = result.state is DeliveryState.DELIVERED
+    status = MessageStatus.DELIVERED if delivered else MessageStatus.SENT
     return outcomes.resolved(claimed, now=now, status=status, provider_id=result.provider_id)

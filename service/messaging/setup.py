@@ -14,9 +14,10 @@ from service.instance import InstanceSecrets
 from service.members.models import Channel
 from service.messaging.compose import Sender
 from service.messaging.dispatcher import DispatchConfig, Dispatcher
+from service.messaging.drafts import CopySettings
 from service.messaging.gateways import Gateways
 from service.messaging.policies import policy_config
-from service.messaging.prepare import CopySettings, Preparer
+from service.messaging.prepare import Preparer
 from service.messaging.render import Renderer
 from service.messaging.resolution import ResolutionPolicy
 from service.messaging.retry import RetryPolicy
