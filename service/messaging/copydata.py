@@ -7,7 +7,7 @@ A message's `context` (written by the journey that queued it) refers to what its
 | `order_id` | `orders.id` of the triggering order (`order.*` in the copy) |
 | `sku` | the product (`product.*`); without it, the order's first item |
 | `journey_key`, `journey_name` | `journey.key`, `journey.name` |
-| `occasion` | its name, or `{"name_zh": …, "name_en": …}` chosen by the member's language |
+| `occasion` | an occurrence id (`spring_festival:2027`), a name, or `{"name_zh", "name_en"}` |
 | `coupon_code` | `coupon_code` |
 | `tracking_number`, `carrier`, `pay_by` | shipment and unpaid-order details of `order` |
 | `frequency_cap` | `{"per_day": n, "per_week": n}`: the journey's own marketing cap |
@@ -15,15 +15,18 @@ A message's `context` (written by the journey that queued it) refers to what its
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.calendar.occasions import occasions_in_year
 from service.db import in_list, session_dialect
 from service.members.models import Member
 from service.messaging.claims import Claimed
@@ -148,14 +151,34 @@ def _product_vars(claimed: Claimed, data: CopyData, order: OrderVars | None) -> 
     return ProductVars(product.sku, product.title, product.price)
 
 
-def _occasion(value: Any, locale: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+OCCURRENCE_ID = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_]*):(?P<year>\d{4})$")
+
+
+@lru_cache(maxsize=64)
+def _calendar_names(country: str, year: int) -> dict[str, tuple[str, str]]:
+    """Occurrence id → (zh, en) name of the country's holidays and the festivals around a year."""
+    found = occasions_in_year(country, year) + occasions_in_year(country, year + 1)
+    return {o.occasion_id: (o.name_zh, o.name_en) for o in found}
+
+
+def _occasion(value: Any, locale: str, country: str) -> str | None:
+    zh = locale.lower().startswith("zh")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        match = OCCURRENCE_ID.match(value)
+        if match is None:
+            return value  # a display name already
+        if match["key"] == "birthday":
+            return "生日" if zh else "birthday"
+        names = _calendar_names(country, int(match["year"])).get(value)
+        if names is None:
+            raise BadContext(f"context.occasion {value!r} is no occasion of {country}")
+        return names[0] if zh else names[1]
     if isinstance(value, Mapping):
-        language = "zh" if locale.lower().startswith("zh") else "en"
-        name = value.get(f"name_{language}") or value.get("name")
+        name = value.get("name_zh" if zh else "name_en") or value.get("name")
         return str(name) if name else None
-    raise BadContext("context.occasion must be a name or {name_zh, name_en}")
+    raise BadContext("context.occasion must be an occurrence id, a name or {name_zh, name_en}")
 
 
 def message_context(
@@ -166,6 +189,7 @@ def message_context(
     brand: str,
     unsubscribe_url: str,
     shop_url: str | None,
+    country: str = "CN",
 ) -> MessageContext:
     """Everything the message's copy may use; BadContext if its refs do not resolve."""
     ctx = claimed.context
@@ -179,7 +203,7 @@ def message_context(
         order=order,
         product=_product_vars(claimed, data, order),
         journey=JourneyVars(journey_key, journey_name or journey_key) if journey_key else None,
-        occasion=_occasion(ctx.get("occasion"), member.locale),
+        occasion=_occasion(ctx.get("occasion"), member.locale, country),
         coupon_code=_text(ctx, "coupon_code"),
         shop_url=shop_url,
     )

@@ -32,6 +32,7 @@ class CopySettings:
     token_key: bytes
     contact_salt: bytes
     zone: ZoneInfo
+    country: str = "CN"  # names occasions from its calendar
     shop_url: str | None = None
 
 
@@ -65,6 +66,7 @@ def draft(
         brand=settings.sender.brand,
         unsubscribe_url=link,
         shop_url=settings.shop_url,
+        country=settings.country,
     )
     rendered = render_patiently(renderer, content, context, now)
     # A marketing template stays marketing whatever the message says, and vice versa.

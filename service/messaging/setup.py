@@ -64,6 +64,7 @@ def copy_settings(settings: Settings, instance: InstanceSecrets) -> CopySettings
         token_key=token_key(secret, instance.token_key),
         contact_salt=instance.contact_salt,
         zone=settings.zone,
+        country=settings.country,
     )
 
 

@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 
 from service.clock import FakeClock
 from service.members.models import Channel
+from service.messaging.copydata import BadContext, _occasion
 from service.messaging.gateways.smtp_email import SmtpConfig, SmtpEmailGateway
 from service.messaging.outbox import MessageStatus
 from service.messaging.policies import Purpose
@@ -72,7 +73,7 @@ async def test_the_copy_uses_order_items_product_journey_occasion_and_coupon(
         "order_id": order_id,
         "journey_key": "new-customer-nurture",
         "journey_name": "新客培养",
-        "occasion": {"name_zh": "端午节", "name_en": "Dragon Boat Festival"},
+        "occasion": "dragon_boat:2026",  # named from the calendar in each member's language
         "coupon_code": "HT-8K2Q",
     }
     async with harness.sessions() as session, session.begin():
@@ -182,3 +183,27 @@ async def test_the_same_email_copy_matches_although_each_link_is_signed_anew(
     stored = await messages(on_smtp.sessions)
     assert stored["mail-2"].status_reason == "duplicate_copy"
     assert len(mailbox[0].messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "expected"),
+    [
+        ("spring_festival:2027", "zh-CN", "春节"),
+        ("spring_festival:2027", "en", "Spring Festival"),
+        ("laba:2025", "zh-CN", "腊八节"),  # a lunar year's 腊八 falls in the next Gregorian year
+        ("birthday:2026", "zh-CN", "生日"),
+        ("店庆", "zh-CN", "店庆"),
+        ({"name_zh": "店庆", "name_en": "Anniversary"}, "en", "Anniversary"),
+        (None, "en", None),
+    ],
+)
+def test_occasions_are_named_in_the_members_language(
+    value: object, locale: str, expected: str | None
+) -> None:
+    assert _occasion(value, locale, "CN") == expected
+
+
+@pytest.mark.parametrize("value", ["no_such_day:2027", 42])
+def test_an_occasion_that_names_nothing_is_a_bad_context(value: object) -> None:
+    with pytest.raises(BadContext):
+        _occasion(value, "zh-CN", "CN")
