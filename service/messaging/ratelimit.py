@@ -44,8 +44,12 @@ class RateLimiter:
             await self._sleep(wait)
 
 
-def limiter_for(rate: float, *, burst_seconds: float = 0.02) -> RateLimiter | None:
-    """A limiter for `rate` per second (None for 0: unlimited), bursting about 20 ms worth."""
+def limiter_for(rate: float, *, burst_seconds: float = 0.2) -> RateLimiter | None:
+    """A limiter for `rate` per second (None for 0: unlimited).
+
+    The burst, 200 ms worth of sends, lets senders make up for a short stall (a GC pause, a busy
+    machine) instead of losing those slots for good, and never lets any second hold more than
+    1.2 × the rate."""
     if rate <= 0:
         return None
     return RateLimiter(rate, burst=max(1, int(rate * burst_seconds)))

@@ -116,6 +116,18 @@ async def test_an_idle_bucket_does_not_bank_more_than_its_burst() -> None:
     assert [limiter.reserve() for _ in range(4)] == pytest.approx([0, 0, 0.1, 0.2])
 
 
+async def test_a_stalled_sender_catches_up_within_the_burst_and_no_further() -> None:
+    timer = FakeTimer()
+    limiter = limiter_for(100)  # 20 sends of burst
+    assert limiter is not None
+    limiter._timer = timer
+    limiter.reserve()
+    timer.now += 1.0  # a one-second stall: 100 slots went by
+    waits = [limiter.reserve() for _ in range(25)]
+    assert waits[:20] == pytest.approx([0] * 20, abs=1e-9)  # the burst makes up for part of it
+    assert waits[20:] == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+
+
 def test_zero_means_unlimited() -> None:
     assert limiter_for(0) is None
     limiter = limiter_for(500)
