@@ -69,9 +69,7 @@ def draft(
         country=settings.country,
     )
     rendered = render_patiently(renderer, content, context, now)
-    # A marketing template stays marketing whatever the message says, and vice versa.
-    marketing = Purpose.MARKETING in (claimed.purpose, content.purpose)
-    purpose = Purpose.MARKETING if marketing else Purpose.TRANSACTIONAL
+    purpose = effective_purpose(claimed, content)
     to = member.phone if claimed.channel is Channel.SMS else member.email
     assert to is not None  # screened: the member has a contact on this channel
     composed = compose(
@@ -83,6 +81,13 @@ def draft(
         now=now,
     )
     return Draft(composed.message, _copy(composed, digest, link))
+
+
+def effective_purpose(claimed: Claimed, content: TemplateContent | None) -> Purpose:
+    """Marketing when the message or its template says so: a transactional label on marketing
+    copy must not slip it past consent and caps."""
+    purposes = (claimed.purpose, content.purpose if content else claimed.purpose)
+    return Purpose.MARKETING if Purpose.MARKETING in purposes else Purpose.TRANSACTIONAL
 
 
 def _copy(composed: Composed, digest: str, link: str) -> Copy:

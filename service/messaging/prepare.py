@@ -25,7 +25,7 @@ from service.messaging.copydata import (
     journey_cap,
     load_copy_data,
 )
-from service.messaging.drafts import CopySettings, draft
+from service.messaging.drafts import CopySettings, draft, effective_purpose
 from service.messaging.facts import BatchFacts, copies_sent, history_of, load_facts, recipient_of
 from service.messaging.gateways import Gateways
 from service.messaging.gateways.base import Gateway, OutgoingMessage
@@ -93,7 +93,7 @@ class Preparer:
         result = Batch()
         ready: list[Prepping] = []
         for claimed in sorted(batch, key=lambda c: (-c.priority, c.id)):
-            item = self._screen(claimed, facts, result, now)
+            item = self._screen(claimed, templates.get(claimed.template), facts, result, now)
             if item is not None and self._render(item, facts, data, templates, result, now):
                 ready.append(item)
         fingerprints = {p.prepared.copy.copy_fingerprint for p in ready if p.prepared}
@@ -102,7 +102,12 @@ class Preparer:
         return result
 
     def _screen(
-        self, claimed: Claimed, facts: BatchFacts, result: Batch, now: datetime
+        self,
+        claimed: Claimed,
+        content: TemplateContent | None,
+        facts: BatchFacts,
+        result: Batch,
+        now: datetime,
     ) -> Prepping | None:
         """Stop early what no copy could change: no contact, opted out, expired, quiet hours."""
         recipient, digest = recipient_of(
@@ -113,7 +118,8 @@ class Preparer:
         except BadContext as exc:
             result.decided.append(_failed(claimed, "bad_context", str(exc), now))
             return None
-        candidate = Candidate(claimed.purpose, claimed.priority, claimed.expires_at, cap)
+        purpose = effective_purpose(claimed, content)
+        candidate = Candidate(purpose, claimed.priority, claimed.expires_at, cap)
         decision = decide(candidate, recipient, History(), self.policy, now=now)
         if decision.verdict is not Verdict.SEND:
             result.decided.append(_decided(claimed, decision, now))

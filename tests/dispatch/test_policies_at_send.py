@@ -257,3 +257,18 @@ async def test_messages_due_later_are_not_claimed(harness: Harness, clock: FakeC
                     send_after_at=clock.now() + timedelta(seconds=1))  # fmt: skip
     assert await harness.tick() == {}
     assert datetime(2026, 6, 18, 1, tzinfo=UTC) == clock.now()
+
+
+async def test_marketing_copy_labelled_transactional_still_needs_consent(
+    harness: Harness, clock: FakeClock, fake: FakeSmsGateway
+) -> None:
+    async with harness.sessions() as session, session.begin():
+        member = await add_member(session, now=clock.now())
+        await queue(session, member, now=clock.now(), key="sneaky", purpose=T)  # marketing copy
+        await member_service.set_consent(
+            session, external_id="m-1", channel=Channel.SMS, granted=False, source="reply_t",
+            now=clock.now(), salt=harness.secrets.contact_salt,
+        )  # fmt: skip
+    await harness.tick()
+    assert await statuses(harness.sessions) == {"sneaky": ("suppressed", "opted_out")}
+    assert not fake.attempts
