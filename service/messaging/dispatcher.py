@@ -47,6 +47,8 @@ class DispatchConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     resolution: ResolutionPolicy = field(default_factory=ResolutionPolicy)
     rates: Mapping[Channel, float] = field(default_factory=dict)  # per second; 0: unlimited
+    # a pass stops claiming after this long, so unknown outcomes get their checks under load
+    pass_limit: timedelta = timedelta(minutes=1)
 
     def claim_size(self) -> int:
         """A batch small enough to be sent well within its lease at the slowest rate limit."""
@@ -84,6 +86,7 @@ class Dispatcher:
         return dict(sorted(report.items()))
 
     async def dispatch_due(self, report: Counter[str]) -> None:
+        """Claim and send batches until nothing is due (or the pass limit), then drain."""
         to_send: asyncio.Queue[Prepared] = asyncio.Queue(maxsize=self.config.batch)
         done: asyncio.Queue[Outcome | None] = asyncio.Queue()
         async with asyncio.TaskGroup() as tasks:
@@ -92,7 +95,8 @@ class Dispatcher:
                 for _ in range(self.config.concurrency)
             ]
             recorder = tasks.create_task(self._recorder(done, report))
-            while not recorder.done():
+            stop_at = self.clock.now() + self.config.pass_limit
+            while not recorder.done() and self.clock.now() < stop_at:
                 batch = await self._claim_batch(report)
                 if batch is None:
                     break
