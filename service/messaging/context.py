@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,15 +42,17 @@ class Record:
 def _plain(instance: Any) -> dict[str, Any]:
     """A dataclass as a dict, nested ones too; unlike asdict() it copies nothing (Record wraps
     read-only), which matters at thousands of messages a second."""
-    out: dict[str, Any] = {}
-    for item in fields(instance):
-        value = getattr(instance, item.name)
-        if is_dataclass(value) and not isinstance(value, type):
-            value = _plain(value)
-        elif isinstance(value, list | tuple):
-            value = [_plain(v) if is_dataclass(v) and not isinstance(v, type) else v for v in value]
-        out[item.name] = value
+    out = dict(vars(instance))
+    for name, value in out.items():
+        if _is_record(value):
+            out[name] = _plain(value)
+        elif isinstance(value, list | tuple) and value and _is_record(value[0]):
+            out[name] = [_plain(item) for item in value]
     return out
+
+
+def _is_record(value: Any) -> bool:
+    return hasattr(value, "__dataclass_fields__") and not isinstance(value, type)
 
 
 def _wrap(value: Any) -> Any:
