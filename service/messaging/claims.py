@@ -96,7 +96,8 @@ async def claim_due(
         select(Message.id)
         .where(Message.status == MessageStatus.QUEUED, Message.send_after_at <= now)
         .where(or_(Message.leased_until.is_(None), Message.leased_until < now))
-        .order_by(Message.send_after_at, Message.id)
+        # index order only: a tie-break on id would sort every message of a blast on each claim
+        .order_by(Message.send_after_at)
         .limit(limit)
         .with_for_update(skip_locked=True)  # rendered on PostgreSQL; SQLite writers are serial
     )
@@ -111,7 +112,7 @@ async def claim_unknown(
         select(Message.id)
         .where(Message.status == MessageStatus.UNKNOWN, Message.send_after_at <= now)
         .where(or_(Message.leased_until.is_(None), Message.leased_until < now))
-        .order_by(Message.send_after_at, Message.id)
+        .order_by(Message.send_after_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -96,7 +96,10 @@ async def test_a_due_higher_priority_message_in_another_batch_takes_the_slot(
     async with harness.sessions() as session, session.begin():
         member = await add_member(session, now=clock.now())
         await add_other_template(session, harness, clock)
-        await queue(session, member, now=clock.now(), key="low-first", priority=10)
+        await queue(
+            session, member, now=clock.now(), key="low-first", priority=10,
+            send_after_at=clock.now() - timedelta(seconds=1),  # due first, so claimed first
+        )  # fmt: skip
         await queue(session, member, now=clock.now(), key="high", priority=90, template=OTHER)
     await harness.tick(dispatch_batch=1)  # low is claimed alone, and yields to the due high one
     assert await statuses(harness.sessions) == {
