@@ -17,7 +17,9 @@ from bench.common import BenchOptions
 
 def available() -> list[str]:
     return sorted(
-        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in {"common", "__main__"}
+        m.name
+        for m in pkgutil.iter_modules(bench.__path__)
+        if m.name not in {"common", "__main__"} and not m.name.startswith("_")  # _parts
     )
 
 

@@ -6,11 +6,13 @@ from service.api import (
     keys,
     members,
     message_templates,
+    messages,
     orders,
     products,
     webhooks,
 )
 
 api_router = APIRouter()
-for module in (keys, members, products, orders, webhooks, calendar, message_templates, gateways):
+ROUTERS = (keys, members, products, orders, webhooks, calendar, message_templates, gateways)
+for module in (*ROUTERS, messages):
     api_router.include_router(module.router)
