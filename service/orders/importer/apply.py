@@ -157,7 +157,7 @@ async def _write(
         await conn.execute(
             update(Order)
             .where(Order.id == bindparam("b_id"))
-            .values({f: bindparam(f"b_{f}") for f in STATE_FIELDS}, updated_at=now),
+            .values({f: bindparam(f"b_{f}") for f in STATE_FIELDS} | {"updated_at": now}),
             [
                 {"b_id": order_id} | {f"b_{f}": getattr(state, f) for f in STATE_FIELDS}
                 for order_id, _, state in (states[seq] for seq in changed)

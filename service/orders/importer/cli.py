@@ -74,8 +74,9 @@ def cmd_import_orders(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(bar: tqdm[Any], done: int, size: int) -> None:
-    if bar.disable:  # not a terminal: a line per chunk, for logs
-        _say(f"{done / max(size, 1):6.1%} {done} of {size} bytes")
+    if bar.disable:  # not a terminal: a line per committed chunk, for logs
+        if done:
+            _say(f"{done / max(size, 1):6.1%} {done} of {size} bytes")
     else:
         bar.update(done - bar.n)
 
