@@ -18,7 +18,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from service.members.contacts import normalize_email, normalize_phone
 
-CACHE_SIZE = 1 << 16
+CACHE_SIZE = 1 << 15
 _EMAIL = re.compile(
     r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)"
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
@@ -85,8 +85,15 @@ class ContactNormalizer:
     def __init__(self, region: str) -> None:
         self.region = region
         self._plain = PlainNationalNumbers(region)
-        self.phone: Callable[[str], str] = lru_cache(CACHE_SIZE)(self._phone)
-        self.email: Callable[[str], str] = lru_cache(CACHE_SIZE)(self._email)
+        self._phones = lru_cache(CACHE_SIZE)(self._phone)
+        self._emails = lru_cache(CACHE_SIZE)(self._email)
+        self.phone: Callable[[str], str] = self._phones
+        self.email: Callable[[str], str] = self._emails
+
+    def forget(self) -> None:
+        """Empty the caches (a member's contacts recur within a chunk, rarely beyond it)."""
+        self._phones.cache_clear()
+        self._emails.cache_clear()
 
     def _phone(self, raw: str) -> str:
         return self._plain.e164(raw) or normalize_phone(raw, region=self.region)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, literal, select, true, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -23,6 +23,9 @@ PLATFORM = "native"
 COPIED = [c for c in ORDER_COLUMNS if c not in {"seq", "member_external_id", "repeated"}]
 
 
+Recorded = dict[int, tuple[int, int, OrderState]]  # staged seq -> order id, member id, state
+
+
 @dataclass
 class Merged:
     updated: int  # orders recorded before this chunk that it changed
@@ -30,69 +33,91 @@ class Merged:
     member_ids: set[int]  # members whose orders changed
 
 
-async def insert_new_orders(conn: AsyncConnection, *, now: datetime) -> int:
-    """Insert staged orders not recorded yet; each staged row learns its order and member id."""
-    if conn.dialect.name == "postgresql":
-        inserted = _insert(conn, now, new_only=False).cte("inserted")
-        result = await conn.execute(
-            update(import_orders)
-            .values(order_id=inserted.c.id, member_id=inserted.c.member_id)
-            .where(import_orders.c.external_id == inserted.c.external_id)
-        )
-        return result.rowcount
-    # SQLite: this transaction holds the write lock, so what exists now is what conflicts.
-    recorded = select(Order.id).where(
-        Order.platform == PLATFORM, Order.external_id == import_orders.c.external_id
+def _same_order() -> Any:
+    return and_(Order.platform == PLATFORM, Order.external_id == import_orders.c.external_id)
+
+
+async def recorded_orders(conn: AsyncConnection, *, repeated_only: bool = False) -> Recorded:
+    """Staged orders the database has already, with their state, locked on PostgreSQL."""
+    s, state = import_orders.c, [Order.__table__.c[f] for f in STATE_FIELDS]
+    query = select(s.seq, Order.id, Order.member_id, *state).join_from(
+        import_orders, Order, _same_order()
     )
-    await conn.execute(update(import_orders).values(existing=recorded.exists()))
-    count = (await conn.execute(_insert(conn, now, new_only=True))).rowcount
+    rows = await conn.execute(
+        (query.where(s.repeated) if repeated_only else query).with_for_update(of=Order)
+    )
+    return {seq: (order_id, member, OrderState(*rest)) for seq, order_id, member, *rest in rows}
+
+
+async def mark_recorded(conn: AsyncConnection) -> None:
     await conn.execute(
         update(import_orders)
-        .values(order_id=Order.id, member_id=Order.member_id)
-        .where(~import_orders.c.existing, Order.platform == PLATFORM)
-        .where(Order.external_id == import_orders.c.external_id)
+        .values(existing=True)
+        .where(select(Order.id).where(_same_order()).exists())
     )
-    return count
 
 
-def _insert(conn: AsyncConnection, now: datetime, *, new_only: bool) -> Any:
+async def insert_new(conn: AsyncConnection, *, now: datetime) -> int:
+    """Insert the staged orders not recorded yet, and their items; returns how many orders."""
+    orders = _insert_orders(conn.dialect.name, now)
+    i, s = import_items.c, import_orders.c
+    item_columns = ["order_id", "member_id", "sku", "quantity", "price"]
+    if conn.dialect.name == "postgresql":
+        # One statement: items go only to the orders this INSERT made (not to one a webhook
+        # made meanwhile), which RETURNING names.
+        new = orders.returning(Order.id, Order.member_id, Order.external_id).cte("new")
+        items = insert(OrderItem).from_select(
+            item_columns,
+            select(new.c.id, new.c.member_id, i.sku, i.quantity, i.price)
+            .join_from(new, import_orders, s.external_id == new.c.external_id)
+            .join(import_items, i.order_seq == s.seq)
+            .order_by(i.seq),
+        )
+        count = select(func.count()).select_from(new).add_cte(items.cte("items"))
+        return await conn.scalar(count) or 0
+    # SQLite: this transaction holds the write lock, so no one else inserts meanwhile.
+    created = (await conn.execute(orders)).rowcount
+    chosen = (
+        select(Order.id, Order.member_id, i.sku, i.quantity, i.price)
+        .join_from(import_items, import_orders, s.seq == i.order_seq)
+        .join(Order, _same_order())
+        .where(~s.existing)
+        .order_by(i.seq)
+    )
+    await conn.execute(insert(OrderItem).from_select(item_columns, chosen))
+    return created
+
+
+def _insert_orders(dialect: str, now: datetime) -> Any:
     s = import_orders.c
     stamp = literal(now, UtcDateTime())
     chosen: Select[Any] = (
         select(literal(PLATFORM), Member.id, *(s[c] for c in COPIED), stamp, stamp)
         .join_from(import_orders, Member, Member.external_id == s.member_external_id)
-        .where(~s.existing if new_only else true())
+        .where(~s.existing)
         .order_by(s.seq)
     )
-    statement = (
-        dialect_insert(conn.dialect.name, Order)
+    return (
+        dialect_insert(dialect, Order)
         .from_select(["platform", "member_id", *COPIED, "recorded_at", "updated_at"], chosen)
         .on_conflict_do_nothing(index_elements=["platform", "external_id"])
         .execution_options(preserve_rowcount=True)
     )
-    if conn.dialect.name == "postgresql":
-        statement = statement.returning(Order.id, Order.external_id, Order.member_id)
-    return statement
 
 
-async def insert_new_items(conn: AsyncConnection) -> int:
-    i, s = import_items.c, import_orders.c
-    chosen = (
-        select(s.order_id, s.member_id, i.sku, i.quantity, i.price)
-        .join_from(import_items, import_orders, s.seq == i.order_seq)
-        .where(s.order_id.is_not(None))
-        .order_by(i.seq)
+def new_order_members() -> Select[tuple[int]]:
+    s = import_orders.c
+    query = (
+        select(Member.id)
+        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
+        .where(~s.existing)
     )
-    statement = (
-        insert(OrderItem)
-        .from_select(["order_id", "member_id", "sku", "quantity", "price"], chosen)
-        .execution_options(preserve_rowcount=True)
-    )
-    return (await conn.execute(statement)).rowcount
+    return cast("Select[tuple[int]]", query)
 
 
 async def merge_recorded(
     conn: AsyncConnection,
+    recorded: Recorded,
     orders: list[ImportOrder],
     repeats: list[tuple[int, int, ImportOrder]],
     *,
@@ -100,28 +125,16 @@ async def merge_recorded(
 ) -> Merged:
     """Orders recorded before this chunk, and later lines of an order within it, change the
     order exactly as the same messages posted to the webhook one after another would."""
-    s, columns = import_orders.c, [Order.__table__.c[f] for f in STATE_FIELDS]
-    found = await conn.execute(
-        select(s.seq, s.order_id, Order.id, Order.member_id, *columns)
-        .join_from(import_orders, Order, Order.external_id == s.external_id)
-        .where(Order.platform == PLATFORM, s.order_id.is_(None) | s.repeated)
-        .with_for_update(of=Order)
-    )
-    states: dict[int, tuple[int, int, OrderState]] = {}
-    messages: list[tuple[int, int, ImportOrder]] = []
-    existing: set[int] = set()
-    for seq, staged_id, order_id, member_id, *state in found:
-        states[seq] = (order_id, member_id, OrderState(*state))
-        if staged_id is None:
-            existing.add(seq)
-            messages.append((seq, seq, orders[seq]))
-    messages.extend(repeats)
-    changed, items = _fold(states, sorted(messages), now)
+    states = dict(recorded)
+    if repeats:
+        states = await recorded_orders(conn, repeated_only=True) | states
+    messages = sorted([(seq, seq, orders[seq]) for seq in recorded] + repeats)
+    changed, items = _fold(states, messages, now)
     await _write(conn, states, changed, items, now)
-    updated = len(changed & existing)
+    updated = len(changed & recorded.keys())
     return Merged(
         updated=updated,
-        unchanged=len(existing) - updated,
+        unchanged=len(recorded) - updated,
         member_ids={states[seq][1] for seq in changed},
     )
 

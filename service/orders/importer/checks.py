@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -51,6 +52,7 @@ class Unsure(Exception):
     """The fast path cannot vouch for this value: let OrderIn decide."""
 
 
+@lru_cache(maxsize=1 << 13)  # prices repeat: a shop has a catalog
 def money(text: str) -> int:
     """Cents of a plain amount such as `199`, `199.9` or `199.90`."""
     whole, dot, part = text.partition(".")

@@ -6,13 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.events.service import append_event
 from service.members.normalizer import ContactNormalizer
 from service.members.stats import recompute_stats
-from service.orders.importer.apply import insert_new_items, insert_new_orders, merge_recorded
+from service.orders.importer.apply import (
+    insert_new,
+    mark_recorded,
+    merge_recorded,
+    new_order_members,
+    recorded_orders,
+)
 from service.orders.importer.members import (
     Contact,
     create_members,
@@ -127,14 +133,15 @@ async def _apply_staged(
     now: datetime,
 ) -> None:
     counts.members_created = await create_members(conn, contacts, now=now)
-    counts.orders_created = await insert_new_orders(conn, now=now)
-    await insert_new_items(conn)
-    merged = await merge_recorded(conn, orders, repeats, now=now)
+    recorded = await recorded_orders(conn)
+    if recorded:
+        await mark_recorded(conn)
+    counts.orders_created = await insert_new(conn, now=now)
+    merged = await merge_recorded(conn, recorded, orders, repeats, now=now)
     counts.orders_updated, counts.orders_unchanged = merged.updated, merged.unchanged
     session = AsyncSession(bind=conn)
     if counts.orders_created:
-        new = select(import_orders.c.member_id).where(import_orders.c.order_id.is_not(None))
-        await recompute_stats(session, member_ids=new)
+        await recompute_stats(session, member_ids=new_order_members())
     if merged.member_ids:
         await recompute_stats(session, member_ids=sorted(merged.member_ids))
 

@@ -46,8 +46,6 @@ import_orders = Table(
     *(Column(name, Stamp) for name in STAMPS),
     Column("repeated", Boolean, nullable=False),
     Column("existing", Boolean, nullable=False, server_default=false()),
-    Column("order_id", BigInteger),
-    Column("member_id", BigInteger),
     **TEMP,
 )
 import_items = Table(
@@ -69,8 +67,7 @@ import_members = Table(
     Column("name", String(200)),
     **TEMP,
 )
-SET_LATER = {"existing", "order_id", "member_id"}
-ORDER_COLUMNS = [c.name for c in import_orders.c if c.name not in SET_LATER]
+ORDER_COLUMNS = [c.name for c in import_orders.c if c.name != "existing"]
 ITEM_COLUMNS = [c.name for c in import_items.c]
 MEMBER_COLUMNS = [c.name for c in import_members.c]
 # The status times a new order gets stamped with `now` when the message lacks them.
@@ -87,27 +84,27 @@ def sqlite_text(value: datetime) -> str:
 
 class TimeEncoder:
     """Times as each database takes them in a COPY or an executemany, cheaply: PostgreSQL
-    reads ISO 8601 itself; for SQLite the UTC minute of each local minute is remembered, as
+    reads ISO 8601 itself; for SQLite the UTC hour of each local hour is remembered, since
     most times of a file share their hour and offset with many others."""
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self.encode = self.sqlite if dialect == "sqlite" else self.postgresql
-        self._minutes: dict[str, str] = {}
+        self._hours: dict[str, str] = {}
 
     def sqlite(self, text: str) -> str:
         if len(text) == 20 and text[-1] == "Z":
             return f"{text[:10]} {text[11:19]}.000000"
-        if len(text) != 25:
+        if len(text) != 25 or text[-2:] != "00":  # a fraction, or an offset of 5:30 or so
             return sqlite_text(datetime.fromisoformat(text))
-        key = text[:16] + text[19:]  # the local minute and the offset
-        minute = self._minutes.get(key)
-        if minute is None:
-            if len(self._minutes) > 100_000:
-                self._minutes.clear()
-            at = datetime.fromisoformat(text[:16] + ":00" + text[19:])
-            minute = self._minutes[key] = sqlite_text(at)[:16]
-        return minute + text[16:19] + ".000000"
+        key = text[:13] + text[19:]  # the local hour and the offset
+        hour = self._hours.get(key)
+        if hour is None:
+            if len(self._hours) > 100_000:
+                self._hours.clear()
+            at = datetime.fromisoformat(text[:13] + ":00:00" + text[19:])
+            hour = self._hours[key] = sqlite_text(at)[:13]
+        return hour + text[13:19] + ".000000"
 
     def postgresql(self, text: str) -> str:
         """PostgreSQL takes offsets up to 15 hours (Python up to 23): others go as UTC."""
@@ -146,6 +143,7 @@ class Staged:
         await clear_staging(conn)
         for table, columns, payload in self.payloads:
             await load_encoded(conn, table, columns, payload)
+        self.payloads = []  # the database has them now
 
 
 def _order_row(seq: int, order: ImportOrder, encode: Any, now: Any) -> list[Any]:
