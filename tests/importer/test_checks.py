@@ -303,3 +303,51 @@ def test_csv_fast_path_never_accepts_what_order_in_refuses(
     fast = fast_verdict(fast_csv, rows, 2)
     if fast is not None:
         assert fast == model_verdict(csv_shape(rows), 2)
+
+
+JSON_VALUES = st.sampled_from(
+    [
+        None,
+        0,
+        1,
+        -1,
+        10**12,
+        1.5,
+        True,
+        "",
+        "1.00",
+        "0.001",
+        " 1",
+        "x",
+        [],
+        {},
+        "2026-11-11T00:05:00Z",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(
+        [
+            "id",
+            "total",
+            "discount_total",
+            "refund_total",
+            "currency",
+            "source",
+            "created_at",
+            "paid_at",
+            "items",
+            "member__external_id",
+            "member__phone",
+            "member__name",
+        ]
+    ),
+    value=JSON_VALUES,
+)
+def test_json_fast_path_never_accepts_what_order_in_refuses(field: str, value: Any) -> None:
+    order = variant(**{field: value})
+    fast = fast_verdict(fast_json, order, 1)
+    if fast is not None:
+        assert fast == model_verdict(order)

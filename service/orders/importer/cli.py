@@ -32,7 +32,7 @@ def add_import_parser(sub: Any) -> None:
     orders.add_argument("--strict", action="store_true", help="stop at the first bad order")
     orders.add_argument("--restart", action="store_true", help="ignore FILE.checkpoint")
     orders.add_argument(
-        "--chunk-size", type=int, default=20_000, help="orders per transaction (default 20000)"
+        "--chunk-size", type=int, default=10_000, help="orders per transaction (default 10000)"
     )
     orders.set_defaults(run=cmd_import_orders)
 

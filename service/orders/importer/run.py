@@ -24,7 +24,7 @@ from service.orders.importer.chunk import ChunkContext, Counts, apply_chunk
 from service.orders.importer.reader import Chunk, Position, read_chunks
 from service.orders.importer.staging import Staged, TimeEncoder, create_staging
 
-SQLITE_CACHE_KIB = 65_536  # with two chunks in flight, the importer stays under 300 MB
+SQLITE_CACHE_KIB = 65_536  # with two chunks in flight the importer stays under 300 MB
 CONTACT_FIELDS = {
     "csv": ("member_phone", "member_email"),
     "jsonl": ("member.phone", "member.email"),
@@ -35,7 +35,7 @@ CONTACT_FIELDS = {
 class ImportOptions:
     kind: str  # "csv" or "jsonl"
     region: str  # phone numbers without a country code are read for this region
-    chunk_size: int = 20_000
+    chunk_size: int = 10_000  # two chunks in flight stay well under 300 MB
     strict: bool = False
     restart: bool = False  # ignore the checkpoint
 
