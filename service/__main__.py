@@ -130,6 +130,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from service.instance import load_secrets
+    from service.messaging import service as template_service
+    from service.messaging.gateways import open_gateways
+    from service.messaging.render import renderer_for
     from service.scheduler import JobContext, run_once
 
     upgrade_to_head(settings.database_url)
@@ -138,10 +141,19 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> dict[str, object]:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
+        renderer = renderer_for(settings)
         try:
             async with sessions() as session, session.begin():
                 secrets = await load_secrets(session, now=clock.now())
-            return await run_once(JobContext(sessions, clock, settings, secrets))
+            # cron-style deployments may never start the API: the shipped copy loads here too
+            await template_service.load_shipped_templates(
+                sessions, renderer=renderer, settings=settings, now=clock.now()
+            )
+            async with open_gateways(settings, clock) as gateways:
+                ctx = JobContext(
+                    sessions, clock, settings, secrets, gateways=gateways, renderer=renderer
+                )
+                return await run_once(ctx)
         finally:
             await engine.dispose()
 

@@ -61,12 +61,17 @@ def create_app(
             settings=settings,
             now=app.state.clock.now(),
         )
-        ctx = JobContext(app.state.sessions, app.state.clock, settings, app.state.secrets)
-        async with (
-            open_gateways(settings, app.state.clock) as app.state.gateways,
-            run_scheduler(ctx, enabled=settings.scheduler_enabled),
-        ):
-            yield
+        async with open_gateways(settings, app.state.clock) as app.state.gateways:
+            ctx = JobContext(
+                app.state.sessions,
+                app.state.clock,
+                settings,
+                app.state.secrets,
+                gateways=app.state.gateways,
+                renderer=app.state.renderer,
+            )
+            async with run_scheduler(ctx, enabled=settings.scheduler_enabled):
+                yield
         await engine.dispose()
 
     app = FastAPI(title="Huitou", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

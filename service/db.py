@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,20 +11,24 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     Enum,
     Float,
     Integer,
     MetaData,
+    all_,
+    any_,
+    bindparam,
     create_engine,
     event,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -61,21 +65,28 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Money(TypeDecorator[Decimal]):
-    """A Decimal amount stored as integer cents: exact on SQLite, which has no decimal type."""
+    """A Decimal amount stored as an integer of its smallest unit: exact on SQLite, which has no
+    decimal type. Cents by default; `Money(places=4)` for prices that are fractions of a cent."""
 
     impl = BigInteger
     cache_ok = True
 
+    def __init__(self, places: int = 2) -> None:
+        super().__init__()
+        self.places = places
+        self._unit = Decimal(10) ** places
+        self._quantum = Decimal(1).scaleb(-places)
+
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        cents = Decimal(value) * 100
-        if cents != cents.to_integral_value():
-            raise ValueError(f"amount {value} has more than two decimal places")
-        return int(cents)
+        units = Decimal(value) * self._unit
+        if units != units.to_integral_value():
+            raise ValueError(f"amount {value} has more than {self.places} decimal places")
+        return int(units)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else (Decimal(value) / 100).quantize(CENT)
+        return None if value is None else (Decimal(value) / self._unit).quantize(self._quantum)
 
 
 IdType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowids only for INTEGER
@@ -179,6 +190,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 SessionFactory = Callable[[], AsyncSession]
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 def dialect_insert(dialect_name: str, table: Any) -> Any:
@@ -191,3 +203,19 @@ def dialect_insert(dialect_name: str, table: Any) -> Any:
 
 def session_dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+def in_list(column: Column, values: Iterable[Any], *, dialect: str) -> ColumnElement[bool]:
+    """`column IN (…)`; on PostgreSQL `column = ANY(array)`: one parameter however many values,
+    so batch-sized lists neither bloat the statement nor miss the driver's statement cache."""
+    items = list(values)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
+    return column.in_(items)
+
+
+def not_in_list(column: Column, values: Iterable[Any], *, dialect: str) -> ColumnElement[bool]:
+    items = list(values)
+    if dialect == "postgresql":
+        return column != all_(bindparam(None, items, type_=ARRAY(column.type)))
+    return column.not_in(items)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,15 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.clock import Clock
 from service.instance import InstanceSecrets
 from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
+from service.messaging.gateways import Gateways
+from service.messaging.render import Renderer, renderer_for
+from service.messaging.setup import build_dispatcher, worker_name
 from service.orders.models import WebhookDelivery
 from service.settings import Settings
 
 log = logging.getLogger("huitou.scheduler")
-
-
-def worker_name() -> str:
-    """Who ran a step, in the journeys' audit trail: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,9 @@ class JobContext:
     clock: Clock
     settings: Settings
     secrets: InstanceSecrets
-    worker: str = field(default_factory=worker_name)
+    gateways: Gateways | None = None  # jobs that send need them; None: those jobs skip
+    renderer: Renderer | None = None  # shared so compiled templates are reused across ticks
+    worker: str = field(default_factory=worker_name)  # this process, in leases
 
 
 @dataclass(frozen=True)
@@ -55,20 +53,42 @@ async def purge_webhook_deliveries(ctx: JobContext) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def periodic_jobs() -> list[PeriodicJob]:
-    """In the order `huitou tick` runs them: events enrol before due enrolments advance."""
+async def dispatch_messages(ctx: JobContext) -> dict[str, int] | str:
+    """Send every due outbox message (and settle unknown outcomes); counts by outcome."""
+    if ctx.gateways is None:
+        return "skipped: no gateways"
+    dispatcher = build_dispatcher(
+        sessions=ctx.sessions,
+        clock=ctx.clock,
+        settings=ctx.settings,
+        instance=ctx.secrets,
+        gateways=ctx.gateways,
+        renderer=ctx.renderer or renderer_for(ctx.settings),
+        worker=ctx.worker,
+    )
+    return await dispatcher.run()
+
+
+def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
+    """In the order `huitou tick` runs them: events enrol before due enrolments advance, and
+    the messages they queue are sent in the same tick."""
     return [
         PeriodicJob("journey_events", timedelta(seconds=5), journey_events),
         PeriodicJob("journey_time_triggers", timedelta(minutes=1), journey_time_triggers),
         PeriodicJob("journey_advance", timedelta(seconds=5), journey_advance),
         PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries),
+        PeriodicJob(
+            "dispatch_messages",
+            timedelta(seconds=settings.dispatch_interval_seconds),
+            dispatch_messages,
+        ),
     ]
 
 
 async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:
     """Run every job once as of the context's clock (`huitou tick`)."""
     results: dict[str, object] = {}
-    for job in jobs if jobs is not None else periodic_jobs():
+    for job in jobs if jobs is not None else periodic_jobs(ctx.settings):
         results[job.name] = await job.run(ctx)
     return results
 
@@ -81,7 +101,7 @@ async def run_scheduler(
         yield None
         return
     scheduler = AsyncIOScheduler(timezone="UTC")
-    for job in periodic_jobs():
+    for job in periodic_jobs(ctx.settings):
         scheduler.add_job(
             job.run,
             "interval",

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     # Gateway callbacks: gateway name -> secret (or several, for rotation); see the README.
     gateway_callback_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
     aliyun_hard_bounce_codes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Dispatching the outbox (see the README table).
+    dispatch_interval_seconds: float = Field(default=3.0, ge=0.1, le=3600)
+    dispatch_batch: int = Field(default=200, ge=1, le=5000)
+    dispatch_concurrency: int = Field(default=32, ge=1, le=100)  # the HTTP pool holds 100
+    dispatch_lease_seconds: int = Field(default=120, ge=10)
+    sms_rate_per_second: float = Field(default=0.0, ge=0)
+    email_rate_per_second: float = Field(default=0.0, ge=0)
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    retry_deadline_seconds: int = Field(default=14_400, ge=0)
+    unknown_check_seconds: int = Field(default=60, ge=1)
+    unknown_deadline_seconds: int = Field(default=86_400, ge=60)
     # Journeys: batch size of the engine's jobs, life-cycle stage thresholds in days.
     journey_batch_size: int = Field(default=500, ge=1, le=10_000)
     stage_sleeping_days: int = Field(default=90, ge=1)
@@ -177,6 +189,11 @@ class Settings(BaseSettings):
             raise ValueError("stage thresholds must grow: sleeping < at_risk < churned days")
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose one of HUITOU_SMTP_STARTTLS and HUITOU_SMTP_IMPLICIT_TLS")
+        if self.dispatch_lease_seconds < 3 * self.gateway_timeout_seconds:
+            # a lease that can run out during one send would let another dispatcher resend it
+            raise ValueError(
+                "HUITOU_DISPATCH_LEASE_SECONDS must be at least 3 × HUITOU_GATEWAY_TIMEOUT_SECONDS"
+            )
         return self
 
     @property

@@ -1,7 +1,7 @@
 """journeys
 
 Revision ID: journeys_1
-Revises: 0002
+Revises: dispatcher_1
 Create Date: 2026-12-01 20:12:53.179436
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "journeys_1"
-down_revision: str | None = "0002"
+down_revision: str | None = "dispatcher_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,22 +7,13 @@ from service.api import (
     keys,
     members,
     message_templates,
+    messages,
     orders,
     products,
     webhooks,
 )
 
 api_router = APIRouter()
-ROUTERS = (
-    keys,
-    members,
-    products,
-    orders,
-    webhooks,
-    calendar,
-    message_templates,
-    gateways,
-    journeys,
-)
-for module in ROUTERS:
+ROUTERS = (keys, members, products, orders, webhooks, calendar, message_templates, gateways)
+for module in (*ROUTERS, messages, journeys):
     api_router.include_router(module.router)

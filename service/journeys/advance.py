@@ -18,9 +18,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import dialect_insert, session_dialect
+from service.events.models import Event
 from service.journeys.conditions import evaluate
-from service.journeys.engine import Outcome, Position, StepRun, advance
-from service.journeys.facts import FactBook, load_facts
+from service.journeys.engine import Outcome, Position, StepRun, advance, on_awaited_event
+from service.journeys.facts import FactBook, load_facts, load_orders
 from service.journeys.models import (
     Enrolment,
     EnrolmentState,
@@ -29,7 +30,7 @@ from service.journeys.models import (
     JourneyStatus,
 )
 from service.journeys.queries import load_rules
-from service.journeys.rule import JourneyRule, Send
+from service.journeys.rule import JourneyRule, Send, WaitFor, WaitForStep
 from service.journeys.service import template_catalogue
 from service.journeys.validation import TemplateInfo
 from service.members.service import add_tags, remove_tags
@@ -86,23 +87,80 @@ async def advance_due(
         if member is None or member.erased_at is not None:
             _finish(enrolment, now, "exited", "member_erased")
             continue
-        outcome = _walk(enrolment, rule, facts, zone=zone, now=now)
-        _record(writes, enrolment, rule, outcome, templates, now=now, worker=worker)
+        position = await _position(session, enrolment, rule, facts, writes, now=now)
+        outcome = _walk(enrolment, rule, facts, position, zone=zone, now=now)
+        _record(writes, enrolment, rule, outcome, templates, facts, now=now, worker=worker)
         _move(enrolment, outcome, now)
     await _write(session, writes)
     return len(claimed)
 
 
-def _walk(
-    enrolment: Enrolment, rule: JourneyRule, facts: FactBook, *, zone: ZoneInfo, now: datetime
-) -> Outcome:
-    awaiting = enrolment.awaiting or {}
-    since = awaiting.get("since")
+async def _position(
+    session: AsyncSession,
+    enrolment: Enrolment,
+    rule: JourneyRule,
+    facts: FactBook,
+    writes: Writes,
+    *,
+    now: datetime,
+) -> Position:
+    """Where the enrolment stands; a wait_for whose awaited event came moves on to `then`."""
+    since = (enrolment.awaiting or {}).get("since")
     position = Position(
         enrolment.step_index,
         enrolment.step_entered_at,
         datetime.fromisoformat(since) if since else None,
     )
+    step = rule.steps[position.step_index] if position.step_index < len(rule.steps) else None
+    if not isinstance(step, WaitForStep) or position.awaiting_since is None:
+        return position
+    if not await awaited_event_came(session, enrolment, step.wait_for, facts, now=now):
+        return position
+    writes.steps.append(_step_row(enrolment, step.id, "event_came", None, None, now, "engine"))
+    return on_awaited_event(rule, position, now=now)
+
+
+async def awaited_event_came(
+    session: AsyncSession,
+    enrolment: Enrolment,
+    wait_for: WaitFor,
+    facts: FactBook,
+    *,
+    now: datetime,
+) -> bool:
+    """Whether the event a wait_for step waits for is in the log since the wait began.
+
+    The event consumer usually moves the enrolment on as the event comes; this catches an event
+    it handled while the transaction that began the wait had not yet committed."""
+    since = datetime.fromisoformat((enrolment.awaiting or {})["since"])
+    query = select(Event).where(
+        Event.member_id == enrolment.member_id,
+        Event.type == wait_for.event.value,
+        Event.recorded_at >= since,
+        Event.recorded_at <= since + wait_for.within,
+    )
+    if wait_for.same_order:
+        query = query.where(Event.order_id == enrolment.order_id)
+    for event in await session.scalars(query.order_by(Event.id)):
+        if wait_for.if_ is None:
+            return True
+        if event.order_id is not None and event.order_id not in facts.orders:
+            await load_orders(session, facts, [event.order_id])
+        known = facts.facts(enrolment.member_id, order_id=event.order_id)
+        if evaluate(wait_for.if_, known, now=now):
+            return True
+    return False
+
+
+def _walk(
+    enrolment: Enrolment,
+    rule: JourneyRule,
+    facts: FactBook,
+    position: Position,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Outcome:
     return advance(
         rule,
         position,
@@ -116,33 +174,49 @@ def _walk(
     )
 
 
+def _step_row(
+    enrolment: Enrolment,
+    step_id: str,
+    outcome: str,
+    variant: str | None,
+    key: str | None,
+    now: datetime,
+    worker: str,
+) -> dict[str, Any]:
+    return {
+        "enrolment_id": enrolment.id,
+        "journey_id": enrolment.journey_id,
+        "step_id": step_id,
+        "outcome": outcome,
+        "variant": variant,
+        "message_key": key,
+        "worker": worker,
+        "ran_at": now,
+    }
+
+
 def _record(
     writes: Writes,
     enrolment: Enrolment,
     rule: JourneyRule,
     outcome: Outcome,
     templates: Mapping[str, TemplateInfo],
+    facts: FactBook,
     *,
     now: datetime,
     worker: str,
 ) -> None:
+    item = facts.items.get(enrolment.item_id) if enrolment.item_id is not None else None
     for run in outcome.runs:
         key = f"enrolment:{enrolment.id}:{run.step_id}" if run.send else None
-        writes.steps.append(
-            {
-                "enrolment_id": enrolment.id,
-                "journey_id": enrolment.journey_id,
-                "step_id": run.step_id,
-                "outcome": "control" if run.send and enrolment.is_control else run.outcome,
-                "variant": run.variant,
-                "message_key": key,
-                "worker": worker,
-                "ran_at": now,
-            }
-        )
+        done = "control" if run.send and enrolment.is_control else run.outcome
+        writes.steps.append(_step_row(enrolment, run.step_id, done, run.variant, key, now, worker))
         if run.send is not None and key is not None:
             info = templates.get(run.send.template)
-            writes.messages.append(_message(enrolment, rule, run, run.send, key, info, now=now))
+            message = _message(enrolment, rule, run, run.send, key, info, now=now)
+            if item is not None:
+                message["context"]["sku"] = item.sku
+            writes.messages.append(message)
     if outcome.tags_added or outcome.tags_removed:
         writes.tags[enrolment.member_id] = (outcome.tags_added, outcome.tags_removed)
 
@@ -162,6 +236,7 @@ def _message(
     channel = send.channel or (info.channel if info else None)
     context = {
         "journey_key": rule.key,
+        "journey_name": rule.name,
         "order_id": enrolment.order_id,
         "item_id": enrolment.item_id,
         "occasion_id": enrolment.occasion_id,

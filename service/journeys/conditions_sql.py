@@ -265,7 +265,8 @@ class _Compiler:
         plan_op, k = plan
         if (outcome := int64_outcome(plan_op, k)) is not None:
             return _holds(guard) if outcome else false()
-        return _guarded([guard], _SQL_COMPARE[plan_op](expr, k))
+        # bound as BIGINT: a bound beyond an INTEGER column's range must compare, not overflow
+        return _guarded([guard], _SQL_COMPARE[plan_op](expr, literal(k, BigInteger())))
 
     def elapsed_versus(self, operand: Elapsed, op: str, bound: Decimal) -> ColumnElement[bool]:
         at, guard = self.column(operand.ref, Domain.DATETIME)

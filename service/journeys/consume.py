@@ -156,7 +156,12 @@ def _resume_wait_for(
     if enrolment.awaiting is None or enrolment.step_index >= len(rule.steps):
         return
     step = rule.steps[enrolment.step_index]
-    if not isinstance(step, WaitForStep) or not _matches(step.wait_for, enrolment, event, batch):
+    since = datetime.fromisoformat(enrolment.awaiting["since"])
+    if (
+        not isinstance(step, WaitForStep)
+        or event.recorded_at < since  # it came before the wait began
+        or not _matches(step.wait_for, enrolment, event, batch)
+    ):
         return
     position = on_awaited_event(
         rule, Position(enrolment.step_index, enrolment.step_entered_at), now=batch.now
@@ -207,7 +212,8 @@ async def _maybe_enrol(
         return
     key = f"order:{event.order_id}" if event.order_id is not None else "member"
     rows = single(member.id, key=key, occurrence=f"event:{event.id}", order_id=event.order_id)
-    if await enrol(session, journey, Candidates(rows, after_event_id=event.id), now=batch.now):
+    candidates = Candidates(rows, after_event_id=event.id, arrived_at=event.recorded_at)
+    if await enrol(session, journey, candidates, now=batch.now):
         batch.entered += 1
         created = await session.scalars(
             select(Enrolment).where(

@@ -86,6 +86,7 @@ class Candidates:
     occasion_id: str | None = None
     context: dict[str, Any] | None = None
     after_event_id: int | None = None  # None: the newest event now
+    arrived_at: datetime | None = None  # when they entered; None: now (an event: when it came)
 
 
 def holdout_bucket_sql(member_id: ColumnElement[int], journey_id: int) -> ColumnElement[int]:
@@ -121,6 +122,7 @@ async def enrol(
         else select(func.coalesce(func.max(Event.id), 0)).scalar_subquery()
     )
     threshold = round(rule.holdout_percent * 100)
+    arrived = min(candidates.arrived_at or now, now)
     rows = select(
         literal(journey.id, BigInteger),
         literal(journey.version, Integer),
@@ -130,14 +132,14 @@ async def enrol(
         holdout_bucket_sql(src.c.member_id, journey.id) < threshold,
         literal(EnrolmentState.ACTIVE.value, String),
         literal(0, Integer),
-        literal(now, Enrolment.step_entered_at.type),
-        literal(now, Enrolment.next_run_at.type),
+        literal(arrived, Enrolment.step_entered_at.type),
+        literal(arrived, Enrolment.next_run_at.type),
         src.c.order_id,
         src.c.item_id,
         literal(candidates.occasion_id, String),
         after,
         literal(candidates.context or {}, JsonType),
-        literal(now, Enrolment.entered_at.type),
+        literal(arrived, Enrolment.entered_at.type),
         literal(now, Enrolment.updated_at.type),
     ).where(_cooled_down(rule, src.c.member_id, journey.id, now) if rule.entry.cooldown else true())
     statement = (

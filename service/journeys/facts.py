@@ -67,11 +67,12 @@ async def load_facts(
         }
         order_ids = {*order_ids, *(item.order_id for item in book.items.values())}
     if order_ids:
-        await _load_orders(session, book, order_ids)
+        await load_orders(session, book, order_ids)
     return book
 
 
-async def _load_orders(session: AsyncSession, book: FactBook, order_ids: Collection[int]) -> None:
+async def load_orders(session: AsyncSession, book: FactBook, order_ids: Collection[int]) -> None:
+    """Add these orders (and their items' products) to the book."""
     skus: dict[int, list[str]] = defaultdict(list)
     for order_id, sku in await session.execute(
         select(OrderItem.order_id, OrderItem.sku).where(OrderItem.order_id.in_(order_ids))

@@ -261,8 +261,7 @@ def _occasion(
         occurrence.local_date + timedelta(days=1), time(0), tzinfo=zone
     ).astimezone(UTC)
     context = {
-        "occasion": occurrence.name_zh,
-        "occasion_en": occurrence.name_en,
+        "occasion": {"name_zh": occurrence.name_zh, "name_en": occurrence.name_en},
         "occasion_date": occurrence.local_date.isoformat(),
         "occasion_ends_at": ends_at.isoformat(),
         "occasion_kind": OccasionKind(occurrence.kind).value,

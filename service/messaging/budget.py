@@ -18,6 +18,10 @@ class RenderLimitExceeded(SecurityError):
     """A template tried to take more time, steps or memory than one message may."""
 
 
+class RenderTimeExceeded(RenderLimitExceeded):
+    """The time budget ran out: unlike steps and sizes, a stalled machine can cause this."""
+
+
 @dataclass(frozen=True)
 class RenderLimits:
     max_output_chars: int = 20_000
@@ -45,7 +49,7 @@ class Budget:
                 f"template exceeds {self.limits.max_steps} steps (loops, calls and filters)"
             )
         if self.timer() > self.deadline:
-            raise RenderLimitExceeded(
+            raise RenderTimeExceeded(
                 f"template exceeds its time budget of {self.limits.time_budget_seconds:g}s"
             )
 

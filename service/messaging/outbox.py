@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, IdType, enum_type
+from service.db import Base, IdType, Money, enum_type
 from service.members.models import Channel
 from service.messaging.policies import Purpose
 
@@ -38,6 +38,7 @@ class Message(Base):
         Index(None, "member_id", "created_at"),
         Index(None, "journey_id", "status"),
         Index(None, "gateway", "provider_message_id"),
+        Index(None, "copy_fingerprint"),  # "the same copy to this contact today?"
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -60,7 +61,9 @@ class Message(Base):
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     send_after_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # times handed to a gateway
+    first_attempt_at: Mapped[datetime | None]  # the retry deadline counts from here
+    last_attempt_at: Mapped[datetime | None]  # the last hand-over (or the latest it can have been)
     last_error: Mapped[str | None] = mapped_column(String(500))
     leased_until: Mapped[datetime | None]
     leased_by: Mapped[str | None] = mapped_column(String(64))
@@ -71,7 +74,7 @@ class Message(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[int | None]
-    cost: Mapped[Decimal | None]
+    cost: Mapped[Decimal | None] = mapped_column(Money(places=4))  # SMS segments cost ¥0.045
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Annotated, Self
+from decimal import Decimal
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from service.inputs import InputModel
 from service.members.models import Channel
 from service.members.schemas import Locale
+from service.messaging.outbox import MessageStatus
 from service.messaging.policies import Purpose
 from service.messaging.render import PARTS
 
@@ -85,3 +87,45 @@ class TemplateOut(TemplateSummary):
 
 class TemplateList(BaseModel):
     items: list[TemplateSummary]
+
+
+class MessageOut(BaseModel):
+    """One outbox message: what was decided, and what became of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    idempotency_key: str
+    member: str  # the member's external id
+    journey_id: int | None
+    journey_version: int | None
+    step_id: str | None
+    variant: str | None
+    channel: Channel
+    template: str
+    purpose: Purpose
+    priority: int
+    status: MessageStatus
+    status_reason: str | None
+    context: dict[str, Any]
+    send_after_at: datetime
+    expires_at: datetime | None
+    attempts: int
+    last_error: str | None
+    gateway: str | None
+    provider_message_id: str | None
+    subject: str | None
+    body: str | None
+    segments: int | None
+    cost: Decimal | None
+    is_test: bool
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +14,17 @@ from service.events.service import append_event
 from service.members.models import Member
 from service.members.service import insert_member_if_new, normalize_contacts
 from service.members.stats import recompute_stats
+from service.orders.merge import (
+    STAMP_FIELDS,
+    STATE_FIELDS,
+    OrderMessage,
+    OrderState,
+    initial_state,
+    merge,
+)
 from service.orders.models import Order, OrderItem, OrderStatus, WebhookDelivery
 from service.orders.schemas import IngestResult, OrderIn, OrderItemOut, OrderOut
 from service.orders.status import TIMESTAMP_FIELD, transitions
-
-AMOUNT_FIELDS = ("currency", "total", "discount_total", "source", "created_at")
 
 
 class OrderNotFound(NotFound):
@@ -65,22 +70,21 @@ async def ensure_member(
     return member_id
 
 
-def _timestamps(
-    order: OrderIn, entered: Sequence[OrderStatus], now: datetime
-) -> dict[str, datetime]:
-    """Status times the message carries, and `now` for a status entered without one."""
-    stamps = {
-        field: getattr(order, field) for field in TIMESTAMP_FIELD.values() if getattr(order, field)
-    }
-    for status in entered:
-        stamps.setdefault(TIMESTAMP_FIELD[status], now)
-    return stamps
+def message_of(order: OrderIn) -> OrderMessage:
+    """The order message in the form the merge rule reads."""
+    return OrderMessage(
+        status=order.status,
+        currency=order.currency,
+        total=order.total,
+        discount_total=order.discount_total,
+        source=order.source,
+        refund_total=order.refund_total,
+        stamps={f: getattr(order, f) for f in STAMP_FIELDS if getattr(order, f)},
+    )
 
 
-def _refund_total(order: OrderIn) -> Any:
-    if order.refund_total is not None:
-        return order.refund_total
-    return order.total if order.status == OrderStatus.REFUNDED else 0
+def state_of(order: Order) -> OrderState:
+    return OrderState(**{f: getattr(order, f) for f in STATE_FIELDS})
 
 
 async def ingest_order(
@@ -94,26 +98,24 @@ async def ingest_order(
 ) -> IngestResult:
     """Record one order message; member stats and events follow in the same transaction."""
     member_id = await ensure_member(session, order, now=now, region=region, loc=loc)
-    entered = transitions(None, order.status)
-    values = {f: getattr(order, f) for f in AMOUNT_FIELDS} | _timestamps(order, entered, now)
+    initial = initial_state(message_of(order), now=now)
     order_id = await session.scalar(
         dialect_insert(session_dialect(session), Order)
         .values(
             platform=platform,
             external_id=order.id,
             member_id=member_id,
-            status=order.status,
-            refund_total=_refund_total(order),
+            created_at=order.created_at,
             recorded_at=now,
             updated_at=now,
-            **values,
+            **{f: getattr(initial, f) for f in STATE_FIELDS},
         )
         .on_conflict_do_nothing(index_elements=["platform", "external_id"])
         .returning(Order.id)
     )
     if order_id is not None:
         await _insert_items(session, order_id=order_id, member_id=member_id, order=order)
-        events = ["order.created", *(f"order.{s.value}" for s in entered)]
+        events = ["order.created", *(f"order.{s.value}" for s in transitions(None, order.status))]
         status = order.status
     else:
         order_id, status, events = await _merge_existing(session, order, platform=platform, now=now)
@@ -134,24 +136,10 @@ async def _merge_existing(
         .with_for_update()
     )
     assert current is not None
-    entered = transitions(current.status, order.status)
-    # The earliest time known wins: a status entered without one was stamped with when we
-    # learned of it, and the shop's own time, arriving later, is earlier than that.
-    changes: dict[str, Any] = {
-        field: stamp
-        for field, stamp in _timestamps(order, entered, now).items()
-        if getattr(current, field) is None or stamp < getattr(current, field)
-    }
-    refund = _refund_total(order)
-    if refund > current.refund_total:
-        changes["refund_total"] = refund
-    if entered:
-        changes |= {f: getattr(order, f) for f in AMOUNT_FIELDS[:4]} | {"status": order.status}
-        if order.items:
-            await session.execute(delete(OrderItem).where(OrderItem.order_id == current.id))
-            await _insert_items(
-                session, order_id=current.id, member_id=current.member_id, order=order
-            )
+    changes, entered = merge(state_of(current), message_of(order), now=now)
+    if entered and order.items:
+        await session.execute(delete(OrderItem).where(OrderItem.order_id == current.id))
+        await _insert_items(session, order_id=current.id, member_id=current.member_id, order=order)
     if not changes:
         return current.id, current.status, []
     await session.execute(

@@ -31,7 +31,8 @@ def _python(condition: Any, rows: list[tuple[Any, Any]]) -> set[Any]:
 
 def _sql_members(conn: Connection, condition: Any) -> set[Any]:
     where = compile_condition(condition, scope=MEMBER_SCOPE, now=NOW, catalogue=TEST_CATALOGUE)
-    return set(conn.scalars(select(Member.id).where(where)))
+    with conn.begin_nested():  # a statement that fails shows its own condition, not the next
+        return set(conn.scalars(select(Member.id).where(where)))
 
 
 def _sql_purchases(conn: Connection, condition: Any) -> set[Any]:
@@ -43,7 +44,8 @@ def _sql_purchases(conn: Connection, condition: Any) -> set[Any]:
         .join(Product, Product.sku == OrderItem.sku)
         .where(where)
     )
-    return {tuple(row) for row in conn.execute(query)}
+    with conn.begin_nested():
+        return {tuple(row) for row in conn.execute(query)}
 
 
 def _check(condition: Any, expected: set[Any], actual: set[Any]) -> None:
@@ -88,5 +90,21 @@ def test_sql_selects_exactly_what_python_accepts(database_url: str) -> None:
             assert len(world.purchases) > 150
             _agree(conn, world)
             transaction.rollback()  # nothing stays behind for other tests
+    finally:
+        engine.dispose()
+
+
+def test_bounds_beyond_an_integer_column_compare_instead_of_overflowing(database_url: str) -> None:
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            world = populate(conn, members=20)
+            for condition in (
+                {"<": [{"var": "member.paid_orders"}, -(2**63)]},
+                {">": [{"var": "member.paid_orders"}, 2**40]},
+                {"!=": [{"var": "member.paid_orders"}, 2**33]},
+            ):
+                _check(condition, _python(condition, world.members), _sql_members(conn, condition))
+            transaction.rollback()
     finally:
         engine.dispose()

@@ -95,7 +95,7 @@ async def test_a_year_of_holidays_and_festivals(
     assert {m.status for m in messages} == {"queued"}
     assert {m.coupon_code for m in messages if journey[id(m)] == "qixi"} == {"QIXI77"}
     mid_autumn = [m for m in messages if journey[id(m)] == "mid-autumn"]
-    assert [m.message.context["occasion"] for m in mid_autumn] == ["中秋节"] * 3
+    assert [m.message.context["occasion"]["name_zh"] for m in mid_autumn] == ["中秋节"] * 3
     assert [m.message.context["occasion_id"] for m in mid_autumn] == ["mid_autumn:2026"] * 3
     # a greeting expires at the end of the occasion's day, in the member's zone
     ends = {m.member: m.message.expires_at for m in mid_autumn}

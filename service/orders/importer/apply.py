@@ -1,0 +1,190 @@
+"""Apply one staged chunk in the caller's transaction: new members, new orders and their items
+in a few INSERT … SELECT statements; orders already recorded merge by the webhook's rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from service.db import UtcDateTime, dialect_insert
+from service.members.models import Member
+from service.orders.importer.records import ImportOrder, message_of
+from service.orders.importer.staging import ORDER_COLUMNS, import_items, import_orders
+from service.orders.merge import STATE_FIELDS, OrderState, merge
+from service.orders.models import Order, OrderItem
+
+PLATFORM = "native"
+COPIED = [c for c in ORDER_COLUMNS if c not in {"seq", "member_external_id", "repeated"}]
+
+
+Recorded = dict[int, tuple[int, int, OrderState]]  # staged seq -> order id, member id, state
+
+
+@dataclass
+class Merged:
+    updated: int  # orders recorded before this chunk that it changed
+    unchanged: int
+    member_ids: set[int]  # members whose orders changed
+
+
+def _same_order() -> Any:
+    return and_(Order.platform == PLATFORM, Order.external_id == import_orders.c.external_id)
+
+
+async def recorded_orders(conn: AsyncConnection, *, repeated_only: bool = False) -> Recorded:
+    """Staged orders the database has already, with their state, locked on PostgreSQL."""
+    s, state = import_orders.c, [Order.__table__.c[f] for f in STATE_FIELDS]
+    query = select(s.seq, Order.id, Order.member_id, *state).join_from(
+        import_orders, Order, _same_order()
+    )
+    rows = await conn.execute(
+        (query.where(s.repeated) if repeated_only else query).with_for_update(of=Order)
+    )
+    return {seq: (order_id, member, OrderState(*rest)) for seq, order_id, member, *rest in rows}
+
+
+async def mark_recorded(conn: AsyncConnection) -> None:
+    await conn.execute(
+        update(import_orders)
+        .values(existing=True)
+        .where(select(Order.id).where(_same_order()).exists())
+    )
+
+
+async def insert_new(conn: AsyncConnection, *, now: datetime) -> int:
+    """Insert the staged orders not recorded yet, and their items; returns how many orders."""
+    orders = _insert_orders(conn.dialect.name, now)
+    i, s = import_items.c, import_orders.c
+    item_columns = ["order_id", "member_id", "sku", "quantity", "price"]
+    if conn.dialect.name == "postgresql":
+        # One statement: items go only to the orders this INSERT made (not to one a webhook
+        # made meanwhile), which RETURNING names.
+        new = orders.returning(Order.id, Order.member_id, Order.external_id).cte("new")
+        items = insert(OrderItem).from_select(
+            item_columns,
+            select(new.c.id, new.c.member_id, i.sku, i.quantity, i.price)
+            .join_from(new, import_orders, s.external_id == new.c.external_id)
+            .join(import_items, i.order_seq == s.seq)
+            .order_by(i.seq),
+        )
+        count = select(func.count()).select_from(new).add_cte(items.cte("items"))
+        return await conn.scalar(count) or 0
+    # SQLite: this transaction holds the write lock, so no one else inserts meanwhile.
+    created = (await conn.execute(orders)).rowcount
+    chosen = (
+        select(Order.id, Order.member_id, i.sku, i.quantity, i.price)
+        .join_from(import_items, import_orders, s.seq == i.order_seq)
+        .join(Order, _same_order())
+        .where(~s.existing)
+        .order_by(i.seq)
+    )
+    await conn.execute(insert(OrderItem).from_select(item_columns, chosen))
+    return created
+
+
+def _insert_orders(dialect: str, now: datetime) -> Any:
+    s = import_orders.c
+    stamp = literal(now, UtcDateTime())
+    chosen: Select[Any] = (
+        select(literal(PLATFORM), Member.id, *(s[c] for c in COPIED), stamp, stamp)
+        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
+        .where(~s.existing)
+        .order_by(s.seq)
+    )
+    return (
+        dialect_insert(dialect, Order)
+        .from_select(["platform", "member_id", *COPIED, "recorded_at", "updated_at"], chosen)
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+def new_order_members() -> Select[tuple[int]]:
+    s = import_orders.c
+    query = (
+        select(Member.id)
+        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
+        .where(~s.existing)
+    )
+    return cast("Select[tuple[int]]", query)
+
+
+async def merge_recorded(
+    conn: AsyncConnection,
+    recorded: Recorded,
+    orders: list[ImportOrder],
+    repeats: list[tuple[int, int, ImportOrder]],
+    *,
+    now: datetime,
+) -> Merged:
+    """Orders recorded before this chunk, and later lines of an order within it, change the
+    order exactly as the same messages posted to the webhook one after another would."""
+    states = dict(recorded)
+    if repeats:
+        states = await recorded_orders(conn, repeated_only=True) | states
+    messages = sorted([(seq, seq, orders[seq]) for seq in recorded] + repeats)
+    changed, items = _fold(states, messages, now)
+    await _write(conn, states, changed, items, now)
+    updated = len(changed & recorded.keys())
+    return Merged(
+        updated=updated,
+        unchanged=len(recorded) - updated,
+        member_ids={states[seq][1] for seq in changed},
+    )
+
+
+def _fold(
+    states: dict[int, tuple[int, int, OrderState]],
+    messages: list[tuple[int, int, ImportOrder]],
+    now: datetime,
+) -> tuple[set[int], dict[int, ImportOrder]]:
+    changed: set[int] = set()
+    items: dict[int, ImportOrder] = {}
+    for _, first, order in messages:
+        if first not in states:  # its first line was refused
+            continue
+        order_id, member_id, state = states[first]
+        changes, entered = merge(state, message_of(order), now=now)
+        if changes:
+            states[first] = (order_id, member_id, replace(state, **changes))
+            changed.add(first)
+        if entered and order.items:
+            items[first] = order
+    return changed, items
+
+
+async def _write(
+    conn: AsyncConnection,
+    states: dict[int, tuple[int, int, OrderState]],
+    changed: set[int],
+    items: dict[int, ImportOrder],
+    now: datetime,
+) -> None:
+    if changed:
+        await conn.execute(
+            update(Order)
+            .where(Order.id == bindparam("b_id"))
+            .values({f: bindparam(f"b_{f}") for f in STATE_FIELDS} | {"updated_at": now}),
+            [
+                {"b_id": order_id} | {f"b_{f}": getattr(state, f) for f in STATE_FIELDS}
+                for order_id, _, state in (states[seq] for seq in changed)
+            ],
+        )
+    if items:
+        ids = {states[seq][0]: (states[seq][1], order) for seq, order in items.items()}
+        await conn.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)))
+        await conn.execute(
+            insert(OrderItem),
+            [
+                {"order_id": oid, "member_id": mid, "price": Decimal(item.price) / 100}
+                | {"sku": item.sku, "quantity": item.quantity}
+                for oid, (mid, order) in ids.items()
+                for item in order.items
+            ],
+        )
