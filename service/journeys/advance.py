@@ -135,6 +135,7 @@ async def awaited_event_came(
     since = datetime.fromisoformat((enrolment.awaiting or {})["since"])
     query = select(Event).where(
         Event.member_id == enrolment.member_id,
+        Event.id > enrolment.after_event_id,  # not what enrolled it, nor anything before
         Event.type == wait_for.event.value,
         Event.recorded_at >= since,
         Event.recorded_at <= since + wait_for.within,
