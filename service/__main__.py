@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tick = sub.add_parser("tick", help="run every periodic job once (cron-style deployments)")
     tick.add_argument("--at", type=_aware, help="ISO 8601 instant to run as of (default: now)")
+    tick.add_argument(
+        "--job", action="append", metavar="NAME", help="run only this job (repeatable)"
+    )
     tick.set_defaults(run=cmd_tick)
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys").add_subparsers()
@@ -130,8 +133,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from service.instance import load_secrets
-    from service.scheduler import JobContext, run_once
+    from service.scheduler import JobContext, jobs_named, periodic_jobs, run_once
 
+    try:
+        jobs = jobs_named(periodic_jobs(), args.job)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     upgrade_to_head(settings.database_url)
     clock: Clock = FakeClock(args.at) if args.at else SystemClock()
 
@@ -141,7 +149,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
         try:
             async with sessions() as session, session.begin():
                 secrets = await load_secrets(session, now=clock.now())
-            return await run_once(JobContext(sessions, clock, settings, secrets))
+            return await run_once(JobContext(sessions, clock, settings, secrets), jobs)
         finally:
             await engine.dispose()
 
