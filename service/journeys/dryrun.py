@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, case, exists, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Label,
+    Select,
+    Subquery,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.journeys.durations import format_duration
@@ -60,6 +71,44 @@ def event_candidates(rule: JourneyRule, trigger: EventTrigger, window: Window) -
     return Candidates(select(Member.id.label("member_id"), nothing.label("order_id")).where(*where))
 
 
+def is_one_row_per_member(found: list[Candidates]) -> bool:
+    """One select over the members table alone names each member once (calendar, lapse and
+    member-event triggers): no DISTINCT needed, and the sample can walk the primary key."""
+    if len(found) != 1:
+        return False
+    rows = found[0].rows
+    froms = rows.get_final_froms()
+    member_id = rows.selected_columns.member_id
+    return (
+        len(froms) == 1
+        and froms[0] is Member.__table__
+        and isinstance(member_id, Label)
+        and member_id.element.compare(Member.__table__.c.id)
+    )
+
+
+def candidate_members(found: list[Candidates]) -> Subquery:
+    """Each candidate member once, as a subquery with `member_id`."""
+    if is_one_row_per_member(found):
+        rows = found[0].rows
+        return rows.with_only_columns(rows.selected_columns.member_id).subquery()
+    ids = union_all(*(c.rows.with_only_columns(c.rows.selected_columns.member_id) for c in found))
+    return select(ids.subquery().c.member_id).distinct().subquery()
+
+
+def sample_of(found: list[Candidates], members: Subquery, *, size: int) -> Select[str]:
+    """The first `size` candidates' external ids, by member id."""
+    if is_one_row_per_member(found):  # stops at the first matches instead of finding them all
+        rows = found[0].rows
+        return rows.with_only_columns(Member.external_id).order_by(Member.id).limit(size)
+    return (
+        select(Member.external_id)
+        .where(Member.id.in_(select(members.c.member_id)))
+        .order_by(Member.id)
+        .limit(size)
+    )
+
+
 def candidates_for(
     rule: JourneyRule, *, now: datetime, window: timedelta, shop: Shop
 ) -> tuple[list[Candidates], str]:
@@ -102,8 +151,7 @@ async def dry_run(
             entry=entry,
             holdout_percent=rule.holdout_percent,
         )
-    ids = union_all(*(c.rows.with_only_columns(c.rows.selected_columns.member_id) for c in found))
-    members = select(ids.subquery().c.member_id).distinct().subquery()
+    members = candidate_members(found)
     threshold = round(rule.holdout_percent * 100)
     entered = exists().where(
         Enrolment.journey_id == journey_id, Enrolment.member_id == members.c.member_id
@@ -122,12 +170,7 @@ async def dry_run(
             ).select_from(members)
         )
     ).one()
-    picked = await session.scalars(
-        select(Member.external_id)
-        .where(Member.id.in_(select(members.c.member_id)))
-        .order_by(Member.id)
-        .limit(sample)
-    )
+    picked = await session.scalars(sample_of(found, members, size=sample))
     return DryRunOut(
         trigger_type=rule.trigger.type,
         scope=scope,
