@@ -124,6 +124,30 @@ def candidates_for(
     return time_candidates(rule, span, shop), f"{trigger.type} due in the last {days} days"
 
 
+async def count_candidates(
+    session: AsyncSession, members: Subquery, *, journey_id: int, holdout_percent: float
+) -> tuple[int, int, int]:
+    """(candidates, of them in the control group, of them already entered) in one scan."""
+    threshold = round(holdout_percent * 100)
+    control = case((holdout_bucket_sql(members.c.member_id, journey_id) < threshold, 1))
+    # A journey nobody entered yet (a draft, the usual dry run) needs no probe per candidate:
+    # the probes cost more than the scan itself and keep PostgreSQL from scanning in parallel.
+    has_entrants = await session.scalar(select(exists().where(Enrolment.journey_id == journey_id)))
+    entered = exists().where(
+        Enrolment.journey_id == journey_id, Enrolment.member_id == members.c.member_id
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(control), 0),
+                func.coalesce(func.sum(case((entered, 1))), 0) if has_entrants else literal(0),
+            ).select_from(members)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 async def dry_run(
     session: AsyncSession,
     rule: JourneyRule,
@@ -152,31 +176,16 @@ async def dry_run(
             holdout_percent=rule.holdout_percent,
         )
     members = candidate_members(found)
-    threshold = round(rule.holdout_percent * 100)
-    entered = exists().where(
-        Enrolment.journey_id == journey_id, Enrolment.member_id == members.c.member_id
+    counts = await count_candidates(
+        session, members, journey_id=journey_id, holdout_percent=rule.holdout_percent
     )
-    counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(
-                        case((holdout_bucket_sql(members.c.member_id, journey_id) < threshold, 1))
-                    ),
-                    0,
-                ),
-                func.coalesce(func.sum(case((entered, 1))), 0),
-            ).select_from(members)
-        )
-    ).one()
     picked = await session.scalars(sample_of(found, members, size=sample))
     return DryRunOut(
         trigger_type=rule.trigger.type,
         scope=scope,
-        members=int(counts[0]),
-        control=int(counts[1]),
-        already_entered=int(counts[2]),
+        members=counts[0],
+        control=counts[1],
+        already_entered=counts[2],
         sample=list(picked),
         entry=entry,
         holdout_percent=rule.holdout_percent,

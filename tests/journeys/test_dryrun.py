@@ -15,6 +15,7 @@ from service.journeys.dryrun import candidates_for, dry_run, is_one_row_per_memb
 from service.journeys.engine import is_control
 from service.journeys.enrolments import Candidates, enrol, single
 from service.journeys.rule import JourneyRule, Stage
+from service.journeys.schemas import DryRunOut
 from service.journeys.time_triggers import Shop
 from service.members.models import Member
 
@@ -60,24 +61,25 @@ async def test_a_calendar_dry_run_counts_the_audience_its_control_group_and_who_
 ) -> None:
     # m<n>: 杭州 when n % 7 == 0, n % 5 paid orders: m7 m14 m28 m42 m49 m63 are regulars
     await add_members(sessions, 70, now=NOW)
+    regulars = ["m7", "m14", "m28", "m42", "m49", "m63"]
     rule = journey(NATIONAL_DAY | {"zone": "shop"}, audience=HANGZHOU_REGULARS, holdout_percent=50)
     live = await add_journey(sessions, rule.dump(), now=NOW)
+
+    async def run() -> DryRunOut:
+        async with sessions() as session:
+            return await dry_run(
+                session, rule, journey_id=live.id, now=NOW, window=timedelta(days=30), sample=4,
+                shop=SHOP,
+            )  # fmt: skip
+
+    before = await run()
     async with sessions() as session, session.begin():
         ids = dict((await session.execute(select(Member.external_id, Member.id))).all())
         for name in ("m14", "m70"):  # one in the audience, one not
             rows = single(ids[name], key="occasion:x", occurrence="occasion:x")
             await enrol(session, live, Candidates(rows, after_event_id=0), now=NOW)
-    regulars = ["m7", "m14", "m28", "m42", "m49", "m63"]
-    async with sessions() as session:
-        run = await dry_run(
-            session,
-            rule,
-            journey_id=live.id,
-            now=NOW,
-            window=timedelta(days=30),
-            sample=4,
-            shop=SHOP,
-        )
-    assert (run.members, run.already_entered) == (len(regulars), 1)
-    assert run.control == sum(is_control(ids[name], live.id, 50) for name in regulars)
-    assert run.sample == regulars[:4]
+    after = await run()
+    assert (before.members, before.already_entered) == (len(regulars), 0)
+    assert (after.members, after.already_entered) == (len(regulars), 1)
+    assert before.control == sum(is_control(ids[name], live.id, 50) for name in regulars)
+    assert before.sample == after.sample == regulars[:4]
