@@ -104,40 +104,6 @@ class Base(DeclarativeBase):
     }
 
 
-class current_tx_id(FunctionElement[int]):
-    """The inserting transaction's id on PostgreSQL; 0 on SQLite, whose writers are serial."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(current_tx_id)
-def _compile_tx_id_default(element: current_tx_id, compiler: SQLCompiler, **kw: Any) -> str:
-    return "0"
-
-
-@compiles(current_tx_id, "postgresql")
-def _compile_tx_id_pg(element: current_tx_id, compiler: SQLCompiler, **kw: Any) -> str:
-    return "pg_current_xact_id()::text::bigint"
-
-
-class visible_tx_horizon(FunctionElement[int]):
-    """Transactions below this id have all finished: their rows are visible or gone for good."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(visible_tx_horizon)
-def _compile_horizon_default(element: visible_tx_horizon, compiler: SQLCompiler, **kw: Any) -> str:
-    return "1"
-
-
-@compiles(visible_tx_horizon, "postgresql")
-def _compile_horizon_pg(element: visible_tx_horizon, compiler: SQLCompiler, **kw: Any) -> str:
-    return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-
-
 class epoch_seconds(FunctionElement[float]):
     """Seconds since 1970 of a UtcDateTime column, on both dialects (for date arithmetic)."""
 

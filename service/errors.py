@@ -29,7 +29,8 @@ class InvalidInput(HuitouError):
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{_dotted(e['loc'])}: {e['msg']}" for e in errors))
-        self.errors = errors
+        # Each item has FastAPI's documented 422 shape (loc, msg, type), whoever raised it.
+        self.errors = [{**e, "type": e.get("type") or "value_error"} for e in errors]
 
     def detail(self) -> list[dict[str, Any]]:
         return self.errors
@@ -90,20 +91,42 @@ async def _render_huitou(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid"))
+    reason = (error.get("ctx") or {}).get("error")
+    return f"{msg}: {reason}" if error.get("type") == "json_invalid" and reason else msg
+
+
 async def _render_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "")}
+        {"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")}
         for e in exc.errors()
     ]
     return error_response(InvalidInput(errors))
 
 
+def _unparsable_body(cause: BaseException) -> InvalidInput:
+    """FastAPI's bare 400 for a body json.loads raised on, with the reason a client can act on."""
+    if isinstance(cause, UnicodeDecodeError):
+        reason = "the body is not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        reason = "the JSON is nested too deeply"
+    else:  # e.g. an integer of more than 4300 digits
+        reason = f"the body cannot be parsed as JSON: {cause}"
+    return InvalidInput([{"loc": ["body"], "msg": reason, "type": "json_invalid"}])
+
+
 async def _render_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    if exc.detail == "There was an error parsing the body" and exc.__cause__ is not None:
+        return error_response(_unparsable_body(exc.__cause__))
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
+    loc = ["body"] if exc.status_code == 413 else []
     return JSONResponse(
-        {"error": code, "detail": [{"loc": [], "msg": str(exc.detail)}]},
+        {"error": code, "detail": [{"loc": loc, "msg": str(exc.detail)}]},
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -58,14 +58,20 @@ async def current_principal(
     )
 
 
-def require(*scopes: Scope) -> Callable[..., object]:
-    """A dependency that lets through keys holding admin or any of `scopes`."""
+class require:  # lower case: it is used like a function, Depends(require(Scope.MARKETER))
+    """A dependency that lets through keys holding admin or any of `scopes`.
 
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        principal.require(*scopes)
+    The scopes stay readable on the instance, so a test can derive what every route needs.
+    """
+
+    def __init__(self, *scopes: Scope) -> None:
+        self.scopes = scopes
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        principal.require(*self.scopes)
         return principal
-
-    return check
 
 
 Marketer = Depends(require(Scope.MARKETER))

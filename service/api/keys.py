@@ -7,15 +7,14 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.api.deps import Admin, ClockDep, DbSession
+from service.inputs import InputModel
 from service.keys import service as key_service
 from service.keys.models import ApiKey, Scope
 
 router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Admin])
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KeyIn(InputModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1)]
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from service.api.deps import ClockDep, DbSession, MarketerOrIngest, SecretsDep, SettingsDep
+from service.inputs import UtcInstant
 from service.members import queries as member_queries
 from service.members import service as member_service
 from service.members.models import Channel
@@ -15,6 +15,7 @@ from service.orders.schemas import OrderOut
 
 router = APIRouter(prefix="/members", tags=["members"], dependencies=[MarketerOrIngest])
 ExternalId = Annotated[str, Path(min_length=1, max_length=128)]
+PAID_ORDERS_MAX = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 
 
 @router.put(
@@ -69,10 +70,10 @@ async def list_members(
     city: Annotated[str | None, Query(max_length=100)] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
     locale: Annotated[str | None, Query(max_length=16)] = None,
-    min_paid_orders: Annotated[int | None, Query(ge=0)] = None,
-    max_paid_orders: Annotated[int | None, Query(ge=0)] = None,
-    last_paid_before: datetime | None = None,
-    last_paid_after: datetime | None = None,
+    min_paid_orders: Annotated[int | None, Query(ge=0, le=PAID_ORDERS_MAX)] = None,
+    max_paid_orders: Annotated[int | None, Query(ge=0, le=PAID_ORDERS_MAX)] = None,
+    last_paid_before: UtcInstant | None = None,
+    last_paid_after: UtcInstant | None = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MemberPage:

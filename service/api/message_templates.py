@@ -44,7 +44,7 @@ async def get_template(
     name: Name,
     session: DbSession,
     _: MarketerKey,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # a 32-bit column
 ) -> TemplateOut:
     """The newest version of a template, or `?version=N`."""
     row = await template_service.get_template(session, name=name, version=version)

@@ -66,10 +66,13 @@ from service.journeys.condition_tree import (
 from service.journeys.fields import CATALOGUE, FieldCatalogue, FieldType, SqlScope
 from service.journeys.sql_functions import (
     epoch_us,
-    json_bool,
+    json_is_bool,
     json_is_null,
-    json_number,
-    json_text,
+    json_is_number,
+    json_is_text,
+    json_read_bool,
+    json_read_number,
+    json_read_text,
     ordered_text,
     text_contains,
 )
@@ -77,10 +80,11 @@ from service.journeys.sql_functions import (
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 ORDERING = frozenset({"<", "<=", ">", ">="})
-_JSON_VALUE: dict[Domain, Callable[[Any, str], ColumnElement[Any]]] = {
-    Domain.NUMBER: json_number,
-    Domain.TEXT: json_text,
-    Domain.BOOL: json_bool,
+# A json field in a domain: its value there, and whether it holds a value of that kind.
+_JSON_IN: dict[Domain, tuple[Callable[[Any, str], ColumnElement[Any]], ...]] = {
+    Domain.NUMBER: (json_read_number, json_is_number),
+    Domain.TEXT: (json_read_text, json_is_text),
+    Domain.BOOL: (json_read_bool, json_is_bool),
 }
 _SQL_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     op: cast(Callable[[Any, Any], ColumnElement[bool]], fn) for op, fn in COMPARE.items()
@@ -166,13 +170,21 @@ class _Compiler:
         return ref.field.sql(self.selectable(ref.field.scope, ref.field.name), self.now)
 
     def column(self, ref: Ref, domain: Domain) -> tuple[ColumnElement[Any], Guard]:
-        """The value in the domain without its default (NULL where Python has None)."""
+        """The value in the domain without its default, and the guard that makes a test on it
+        two-valued (for json: the key holds a value of the domain's kind)."""
         expr = self.document(ref)
         if ref.field.type == FieldType.JSON:
             assert ref.field.json_key is not None
-            value = _JSON_VALUE[domain](expr, ref.field.json_key)
-            return value, value.is_not(None)
+            read, holds_kind = _JSON_IN[domain]
+            return read(expr, ref.field.json_key), holds_kind(expr, ref.field.json_key)
         return expr, (expr.is_not(None) if ref.field.nullable else None)
+
+    def checked(self, ref: Ref, guard: Guard, test: ColumnElement[bool]) -> ColumnElement[bool]:
+        if ref.field.type == FieldType.JSON:
+            # The value test first: on SQLite it is one JSON parse and settles most rows, and the
+            # type test runs only where it held. Alone it is NULL for a missing key: coalesce.
+            return and_(func.coalesce(test, false()), _holds(guard))
+        return _guarded([guard], test)
 
     def is_null(self, operand: Ref | Elapsed) -> ColumnElement[bool]:
         ref = operand.ref if isinstance(operand, Elapsed) else operand
@@ -235,7 +247,7 @@ class _Compiler:
             return self.integer_versus(expr, guard, op, value * scale)
         if domain == Domain.TEXT and op in ORDERING:
             expr = ordered_text(expr)
-        return _guarded([guard], _SQL_COMPARE[op](expr, value))
+        return self.checked(operand, guard, _SQL_COMPARE[op](expr, value))
 
     def default_value(self, operand: Ref | Elapsed, domain: Domain) -> Any:
         if isinstance(operand, Elapsed):
@@ -307,4 +319,4 @@ class _Compiler:
                 else test
             )
         expr, guard = self.column(ref, Domain.TEXT)
-        return _guarded([guard], text_contains(expr, literal(needle, String())))
+        return self.checked(ref, guard, text_contains(expr, literal(needle, String())))

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from service.calendar.occasions import OccasionSpec
+from service.inputs import InputModel
 from service.journeys.durations import Duration, TimeOfDay, WaitSpec
 from service.members.models import Channel
 from service.messaging.schemas import TemplateName
@@ -58,7 +58,9 @@ class Stage(StrEnum):
     CHURNED = "churned"
 
 
-class Model(BaseModel):
+class Model(InputModel):
+    """Every part of a rule: unknown keys refused, `if`/`for`/`else` by alias, immutable."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 

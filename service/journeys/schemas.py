@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from service.inputs import InputModel
 from service.journeys.durations import Duration
 from service.journeys.models import EnrolmentState, JourneyStatus
 from service.journeys.rule import EntryPolicy, JourneyRule
@@ -65,9 +66,7 @@ class JourneyOut(JourneySummary):
     rule: JourneyRule
 
 
-class DryRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DryRunIn(InputModel):
     window: Duration = Field(
         default=timedelta(days=30),
         description="For event, order and item triggers: how far back to look for occurrences.",
@@ -143,9 +142,7 @@ class RuleTemplateList(BaseModel):
     items: list[RuleTemplateOut]
 
 
-class FromTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FromTemplateIn(InputModel):
     template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
     params: dict[str, JsonValue] = Field(default_factory=dict)
     key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None

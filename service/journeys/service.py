@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import dialect_insert, session_dialect
 from service.errors import Conflict, HuitouError, InvalidInput, NotFound
 from service.journeys.models import (
     Enrolment,
@@ -16,6 +17,7 @@ from service.journeys.models import (
     Journey,
     JourneyStatus,
     JourneyVersion,
+    TriggerWatermark,
 )
 from service.journeys.rule import JourneyRule
 from service.journeys.validation import TemplateInfo, validate_rule
@@ -167,6 +169,8 @@ async def change_status(session: AsyncSession, *, key: str, action: str, now: da
             f"cannot {action} a journey that is {journey.status.value}", loc=["path", "key"]
         )
     if action == "activate":
+        if journey.status is JourneyStatus.PAUSED:
+            await _skip_paused_time(session, journey_id=journey.id, now=now)
         journey.status, journey.live_version = JourneyStatus.ACTIVE, journey.latest_version
         journey.activated_at = journey.activated_at or now
     elif action == "pause":
@@ -177,6 +181,15 @@ async def change_status(session: AsyncSession, *, key: str, action: str, now: da
     journey.updated_at = now
     await session.flush()
     return journey
+
+
+async def _skip_paused_time(session: AsyncSession, *, journey_id: int, now: datetime) -> None:
+    """No one enters a paused journey: time-driven triggers resume from now, as events do."""
+    await session.execute(
+        dialect_insert(session_dialect(session), TriggerWatermark)
+        .values(journey_id=journey_id, scanned_until=now)
+        .on_conflict_do_update(index_elements=["journey_id"], set_={"scanned_until": now})
+    )
 
 
 async def _end_everything(session: AsyncSession, *, journey_id: int, now: datetime) -> None:

@@ -2,7 +2,8 @@
 
 Every value a construct depends on is one of its clauses (a bound parameter), never an attribute
 read at compile time, so SQLAlchemy's statement cache stays correct. Each construct returns NULL,
-or a boolean, exactly where the Python evaluator returns None or that boolean.
+or a boolean, exactly where the Python evaluator returns None or that boolean; `json_read_*`
+are the exception, meaningful only where the matching `json_is_*` holds.
 """
 
 from __future__ import annotations
@@ -53,12 +54,53 @@ class json_is_null(_JsonAt):
     inherit_cache = True
 
 
+class json_is_number(_JsonAt):
+    """Never NULL: whether the key holds a JSON number (not a bool)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+class json_is_text(_JsonAt):
+    type = Boolean()
+    inherit_cache = True
+
+
+class json_is_bool(_JsonAt):
+    type = Boolean()
+    inherit_cache = True
+
+
+class json_read_number(_JsonAt):
+    """The key read as a number, meaningful only where json_is_number holds: on SQLite a bare
+    json_extract (one JSON parse per row, so it is cheap to test before the type)."""
+
+    type = Numeric()
+    inherit_cache = True
+
+
+class json_read_text(_JsonAt):
+    type = String()
+    inherit_cache = True
+
+
+class json_read_bool(_JsonAt):
+    type = Boolean()
+    inherit_cache = True
+
+
 _SQLITE_JSON = {
     json_number: "CASE WHEN json_type({d}, {p}) IN ('integer', 'real')"
     " THEN json_extract({d}, {p}) END",
     json_text: "CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END",
     json_bool: "CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END",
     json_is_null: "(coalesce(json_type({d}, {p}), 'null') = 'null')",
+    json_is_number: "coalesce(json_type({d}, {p}) IN ('integer', 'real'), 0)",
+    json_is_text: "coalesce(json_type({d}, {p}) = 'text', 0)",
+    json_is_bool: "coalesce(json_type({d}, {p}) IN ('true', 'false'), 0)",
+    json_read_number: "json_extract({d}, {p})",
+    json_read_text: "json_extract({d}, {p})",
+    json_read_bool: "json_extract({d}, {p})",  # true and false read as 1 and 0
 }
 # CASE guarantees the cast only sees values of the right JSON type (AND does not order its terms).
 _PG_JSON = {
@@ -68,7 +110,13 @@ _PG_JSON = {
     json_bool: "CASE WHEN jsonb_typeof({d} -> {k}) = 'boolean'"
     " THEN CAST({d} ->> {k} AS BOOLEAN) END",
     json_is_null: "(coalesce(jsonb_typeof({d} -> {k}), 'null') = 'null')",
+    json_is_number: "coalesce(jsonb_typeof({d} -> {k}) = 'number', false)",
+    json_is_text: "coalesce(jsonb_typeof({d} -> {k}) = 'string', false)",
+    json_is_bool: "coalesce(jsonb_typeof({d} -> {k}) = 'boolean', false)",
+    json_read_text: "({d} ->> {k})",
 }
+_PG_JSON[json_read_number] = _PG_JSON[json_number]
+_PG_JSON[json_read_bool] = _PG_JSON[json_bool]
 
 
 @compiles(_JsonAt, "sqlite")

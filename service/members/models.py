@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, IdType, enum_type
 
+DEFAULT_LOCALE = "zh-CN"
+
 
 class Gender(StrEnum):
     FEMALE = "female"
@@ -40,7 +42,7 @@ class Member(Base):
     lunar_birth_day: Mapped[int | None] = mapped_column(SmallInteger)
     city: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
-    locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    locale: Mapped[str] = mapped_column(String(16), default=DEFAULT_LOCALE)
     timezone: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     paid_orders: Mapped[int] = mapped_column(default=0)

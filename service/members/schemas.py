@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from service.inputs import InputModel
 from service.members.models import Channel, Gender
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
@@ -27,20 +28,17 @@ TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")]
 
 
-class LunarBirthday(BaseModel):
+class LunarBirthday(InputModel):
     """A birthday kept on the Chinese lunar calendar (农历生日)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     month: int = Field(ge=1, le=12)
     day: int = Field(ge=1, le=30)
 
 
-class MemberIn(BaseModel):
+class MemberIn(InputModel):
     """Create or update a member. Omitted fields stay as they are; null clears a field."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -78,9 +76,7 @@ class MemberIn(BaseModel):
     )
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(InputModel):
     granted: bool
     source: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
 

@@ -16,8 +16,10 @@ from service.errors import InvalidInput, NotFound
 from service.events.service import append_event
 from service.members.contacts import contact_hash, normalize_email, normalize_phone
 from service.members.models import (
+    DEFAULT_LOCALE,
     Channel,
     ConsentChange,
+    Gender,
     Member,
     MemberConsent,
     MemberTag,
@@ -142,13 +144,6 @@ async def upsert_member(
     if changed or created:
         member.updated_at = now
         member.erased_at = None
-    if data.consent:
-        suppressed = await suppressed_channels(
-            session, salt=salt, phone=member.phone, email=member.email
-        )
-        await _record_initial_consent(
-            session, member_id=member.id, consent=data.consent, suppressed=suppressed, now=now
-        )
     await session.flush()
     if created:
         await append_event(
@@ -162,6 +157,13 @@ async def upsert_member(
             occurred_at=now,
             now=now,
             payload={"fields": sorted(changed)},
+        )
+    if data.consent:
+        suppressed = await suppressed_channels(
+            session, salt=salt, phone=member.phone, email=member.email
+        )
+        await _record_initial_consent(
+            session, member_id=member.id, consent=data.consent, suppressed=suppressed, now=now
         )
     return member, created
 
@@ -179,10 +181,11 @@ def _apply_profile(member: Member, data: MemberIn, contacts: Contacts, given: se
         updates["lunar_birth_day"] = lunar.day if lunar else None
     if updates.get("attributes", ...) is None:
         updates["attributes"] = {}
+    # Null clears: these two columns have a value for "not known" instead of NULL.
     if "gender" in updates and updates["gender"] is None:
-        del updates["gender"]
+        updates["gender"] = Gender.UNKNOWN
     if "locale" in updates and updates["locale"] is None:
-        del updates["locale"]
+        updates["locale"] = DEFAULT_LOCALE
     for field, value in updates.items():
         if getattr(member, field) != value:
             setattr(member, field, value)
@@ -242,14 +245,32 @@ async def _record_initial_consent(
         if channel in recorded:
             continue
         blocked = granted and channel in suppressed
+        given, source = granted and not blocked, "suppression_list" if blocked else "initial"
         await record_consent(
-            session,
-            member_id=member_id,
-            channel=channel,
-            granted=granted and not blocked,
-            source="suppression_list" if blocked else "initial",
-            now=now,
+            session, member_id=member_id, channel=channel, granted=given, source=source, now=now
         )
+        await _consent_changed(
+            session, member_id=member_id, channel=channel, granted=given, source=source, now=now
+        )
+
+
+async def _consent_changed(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    channel: Channel,
+    granted: bool,
+    source: str,
+    now: datetime,
+) -> None:
+    await append_event(
+        session,
+        type="member.consent_changed",
+        member_id=member_id,
+        occurred_at=now,
+        now=now,
+        payload={"channel": channel.value, "granted": granted, "source": source},
+    )
 
 
 async def record_consent(
@@ -306,13 +327,8 @@ async def set_consent(
     await record_consent(
         session, member_id=member.id, channel=channel, granted=granted, source=source, now=now
     )
-    await append_event(
-        session,
-        type="member.consent_changed",
-        member_id=member.id,
-        occurred_at=now,
-        now=now,
-        payload={"channel": channel.value, "granted": granted, "source": source},
+    await _consent_changed(
+        session, member_id=member.id, channel=channel, granted=granted, source=source, now=now
     )
     return member
 
@@ -365,15 +381,12 @@ def encode_cursor(member_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The member id behind a cursor; anything encode_cursor could not have made is a 422."""
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except ValueError as exc:
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": "not a cursor this API returned",
-                    "type": "cursor",
-                }
-            ]
-        ) from exc
+        member_id = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except ValueError:
+        member_id = 0
+    if not 0 < member_id < 2**63 or encode_cursor(member_id) != cursor:
+        msg = "not a cursor this API returned"
+        raise InvalidInput([{"loc": ["query", "cursor"], "msg": msg, "type": "cursor"}])
+    return member_id

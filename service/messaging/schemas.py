@@ -9,6 +9,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from service.inputs import InputModel
 from service.members.models import Channel
 from service.members.schemas import Locale
 from service.messaging.policies import Purpose
@@ -19,11 +20,10 @@ TemplateName = Annotated[str, StringConstraints(pattern=TEMPLATE_NAME, max_lengt
 Source = Annotated[str, StringConstraints(max_length=20_000)]
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(InputModel):
     """A template's copy: per locale, `sms` for SMS, or `subject`, `text` and `html` for email."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {

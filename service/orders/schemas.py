@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from service.inputs import InputModel, UtcInstant
 from service.orders.models import OrderStatus
 
 
@@ -26,9 +27,7 @@ ExternalId = Annotated[
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
 
-class OrderMemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderMemberIn(InputModel):
     external_id: Annotated[
         str, BeforeValidator(_exact_id), StringConstraints(min_length=1, max_length=128)
     ]
@@ -37,19 +36,16 @@ class OrderMemberIn(BaseModel):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderItemIn(InputModel):
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     quantity: int = Field(gt=0, le=100_000)
     price: Amount
 
 
-class OrderIn(BaseModel):
+class OrderIn(InputModel):
     """One order in Huitou's native form; post it again whenever its status changes."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -79,18 +75,16 @@ class OrderIn(BaseModel):
         description="Refunded so far; a refunded order without it is refunded in full.",
     )
     source: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "organic"
-    created_at: AwareDatetime
-    paid_at: AwareDatetime | None = None
-    shipped_at: AwareDatetime | None = None
-    delivered_at: AwareDatetime | None = None
-    cancelled_at: AwareDatetime | None = None
-    refunded_at: AwareDatetime | None = None
+    created_at: UtcInstant
+    paid_at: UtcInstant | None = None
+    shipped_at: UtcInstant | None = None
+    delivered_at: UtcInstant | None = None
+    cancelled_at: UtcInstant | None = None
+    refunded_at: UtcInstant | None = None
     items: Annotated[list[OrderItemIn], Field(max_length=500)] = Field(default_factory=list)
 
 
-class OrderBatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderBatchIn(InputModel):
     orders: Annotated[list[OrderIn], Field(min_length=1, max_length=1000)]
 
 

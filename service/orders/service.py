@@ -120,8 +120,8 @@ async def ingest_order(
     if events:
         await recompute_stats(session, member_ids=[member_id])
         await _append_order_events(session, events, order, order_id, member_id, platform, now)
-    counts = session.info.setdefault("orders_ingested", {})
-    counts[platform] = counts.get(platform, 0) + 1
+        counts = session.info.setdefault("orders_ingested", {})  # "applied", as the metric says
+        counts[platform] = counts.get(platform, 0) + 1
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)
 
 
@@ -135,10 +135,12 @@ async def _merge_existing(
     )
     assert current is not None
     entered = transitions(current.status, order.status)
+    # The earliest time known wins: a status entered without one was stamped with when we
+    # learned of it, and the shop's own time, arriving later, is earlier than that.
     changes: dict[str, Any] = {
         field: stamp
         for field, stamp in _timestamps(order, entered, now).items()
-        if getattr(current, field) is None
+        if getattr(current, field) is None or stamp < getattr(current, field)
     }
     refund = _refund_total(order)
     if refund > current.refund_total:

@@ -8,9 +8,10 @@ import hmac
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from service.errors import BadSignature
+from service.errors import BadSignature, InvalidInput
 
 SIGNATURE_VERSION = "v1"
+MAX_WEBHOOK_ID = 200  # webhook_deliveries.delivery_id
 
 
 def _secret_bytes(secret: str) -> bytes:
@@ -40,6 +41,16 @@ def verify_standard(
         raise BadSignature(
             "webhook-id, webhook-timestamp and webhook-signature headers are required",
             loc=["header"],
+        )
+    if len(msg_id) > MAX_WEBHOOK_ID:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["header", "webhook-id"],
+                    "msg": f"longer than {MAX_WEBHOOK_ID} characters",
+                    "type": "string_too_long",
+                }
+            ]
         )
     try:
         timestamp = int(stamp)

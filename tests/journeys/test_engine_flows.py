@@ -15,6 +15,7 @@ from service.clock import FakeClock
 from service.journeys.schemas import EXAMPLE_RULE
 from service.members.models import Member
 from service.messaging.outbox import MessageStatus
+from service.orders.models import Order
 from tests.factories import order_payload
 from tests.journeys.helpers import create_active, enrolments, outbox, post_order, tick
 
@@ -353,3 +354,28 @@ async def test_enrolments_api_shows_where_each_member_stands(
     assert (item["member_external_id"], item["state"], item["step_id"]) == ("m-1", "active", "care")
     assert [s["outcome"] for s in item["steps"]] == ["sent"]
     assert page["next_cursor"] is None
+
+
+async def test_no_one_enters_a_paused_journey(
+    app: FastAPI, anon: httpx.AsyncClient, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await create_active(client, UNPAID)
+    await client.post("/v1/journeys/unpaid/pause")
+    payload = order_payload("while-paused", status="created", created_at=clock.now())
+    await post_order(anon, clock, payload, "c-1")
+    clock.advance(hours=1)
+    await tick(app)
+    await client.post("/v1/journeys/unpaid/activate")
+    later = order_payload("after", status="created", created_at=clock.now())
+    await post_order(anon, clock, later, "c-2")
+    clock.advance(hours=1)
+    await tick(app)
+    [enrolment] = await enrolments(app)
+    [message] = await outbox(app)
+    assert enrolment.order_id == message.context["order_id"]
+    assert enrolment.entry_key == f"order:{enrolment.order_id}"
+    async with app.state.sessions() as session:
+        external = await session.scalar(
+            select(Order.external_id).where(Order.id == enrolment.order_id)
+        )
+    assert external == "after"

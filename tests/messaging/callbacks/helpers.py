@@ -97,6 +97,15 @@ async def events_of(sessions: Sessions, type: str) -> list[Event]:
         )
 
 
+async def consent_events(sessions: Sessions) -> list[Event]:
+    """`member.consent_changed` events other than the initial consent given with the profile."""
+    return [
+        e
+        for e in await events_of(sessions, "member.consent_changed")
+        if e.payload.get("source") != "initial"
+    ]
+
+
 async def consent_changes(sessions: Sessions, member: int) -> list[ConsentChange]:
     async with sessions() as session:
         query = select(ConsentChange).where(ConsentChange.member_id == member)

@@ -15,6 +15,7 @@ from tests.messaging.callbacks.helpers import (
     Sessions,
     add_message,
     consent_changes,
+    consent_events,
     event_types,
     events_of,
     load_message,
@@ -76,7 +77,7 @@ async def test_stop_opts_the_member_out_with_source_time_and_events(
         "source": "sms_reply:STOP",
         "action": "opt_out",
     }
-    [changed] = await events_of(sessions, "member.consent_changed")
+    [changed] = await consent_events(sessions)
     assert changed.payload == {"channel": "sms", "granted": False, "source": "sms_reply:STOP"}
 
 
@@ -105,7 +106,7 @@ async def test_a_second_opt_out_is_recorded_as_a_reply_but_changes_no_consent(
     response = await post_signed(anon, URL, batch, now=clock.now())
     assert response.json()["opted_out"] == 1
     assert len(await events_of(sessions, "member.replied")) == 2
-    assert len(await events_of(sessions, "member.consent_changed")) == 1
+    assert len(await consent_events(sessions)) == 1
 
 
 async def test_questions_are_recorded_without_touching_consent(

@@ -17,7 +17,7 @@ from tests.messaging.callbacks.helpers import (
     Sessions,
     add_message,
     consent_changes,
-    events_of,
+    consent_events,
     load_message,
     member_id,
     put_member,
@@ -112,7 +112,7 @@ async def test_one_click_post_opts_out_once_without_cookies_or_auth(
     assert [(c.granted, c.source) for c in await consent_changes(sessions, en_member)] == [
         (False, "unsubscribe_link")
     ]
-    [event] = await events_of(sessions, "member.consent_changed")
+    [event] = await consent_events(sessions)
     assert event.payload == {"channel": "email", "granted": False, "source": "unsubscribe_link"}
     page = await anon.get(url)
     assert "You are unsubscribed" in page.text  # no button once done
