@@ -40,7 +40,10 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError("months and years vary in length: write days, e.g. P30D")
         raise ValueError("not an ISO 8601 duration (e.g. P7D, PT2H, P1DT12H)")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    value = timedelta(**parts)
+    try:
+        value = timedelta(**parts)
+    except OverflowError:
+        value = timedelta.max
     if value > LONGEST:
         raise ValueError("longer than ten years")
     return value

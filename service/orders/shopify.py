@@ -94,16 +94,20 @@ def payment_time(
 ) -> datetime | None:
     """When a paid order was paid (updated, processed, created at); Shopify sends no payment time.
 
-    An order paid as placed was paid when processed. One paid later (bank transfer, cash on
-    delivery) was paid by the update that orders/paid reports and that orders/updated repeats
-    while the order is paid and not yet shipped or refunded; a later message only tells that it
-    was paid by then, so processed_at stays the best guess.
+    An order paid as placed (orders/create says paid) was paid when processed. One paid later
+    (bank transfer, cash on delivery) was paid by the update that orders/paid reports and that
+    orders/updated repeats while the order is paid and not yet shipped or refunded. A later
+    message (fulfilled, cancelled) only tells that it was paid by then: None, so the time
+    already recorded stands (an earlier time always wins over a later one in ingest, and a
+    guess must never beat the payment time orders/paid gave).
     """
     updated, processed, created = times
     by_update = topic == "orders/paid" or (
         topic == "orders/updated" and status == OrderStatus.PAID and not refunded
     )
-    return (updated if by_update else None) or processed or created
+    if by_update:
+        return updated or processed or created
+    return (processed or created) if topic in (None, "orders/create") else None
 
 
 def order_source(*, discount_codes: list[Any], source_name: str | None) -> str:

@@ -41,6 +41,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
         ("-P1D", "not an ISO 8601 duration"),
         ("P1.5D", "not an ISO 8601 duration"),
         ("P4000D", "longer than ten years"),
+        ("PT166754573H6662011827416256M", "longer than ten years"),
     ],
 )
 def test_bad_durations_say_why(text: str, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -133,11 +134,13 @@ async def test_retry_after_a_lost_answer_delivers_once_when_the_gateway_dedupes(
 
 
 async def test_a_closed_port_is_retryable(client: httpx.AsyncClient) -> None:
-    server = await LoopbackHttpServer(FakeSmsGateway()).start()
-    await server.stop()
-    gw = HttpSmsGateway(client, url=f"{server.url}/sms", honours_idempotency=False)
-    with pytest.raises(RetryableError, match="ConnectError"):
-        await gw.send(sms())
+    # bound but not listening: connections are refused, and no other process can take the port
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        gw = HttpSmsGateway(client, url=f"http://127.0.0.1:{port}/sms", honours_idempotency=False)
+        with pytest.raises(RetryableError, match="ConnectError"):
+            await gw.send(sms())
 
 
 async def test_a_wrong_token_is_permanent(
