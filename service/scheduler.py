@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -83,6 +83,17 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
             dispatch_messages,
         ),
     ]
+
+
+def jobs_named(jobs: list[PeriodicJob], names: Sequence[str] | None) -> list[PeriodicJob]:
+    """The jobs called `names`, in their usual order; all of them if None."""
+    if names is None:
+        return jobs
+    unknown = sorted(set(names) - {job.name for job in jobs})
+    if unknown:
+        known = ", ".join(job.name for job in jobs)
+        raise ValueError(f"no periodic job named {', '.join(unknown)}; the jobs are {known}")
+    return [job for job in jobs if job.name in names]
 
 
 async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, case, exists, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Label,
+    Select,
+    Subquery,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.journeys.durations import format_duration
@@ -60,6 +71,44 @@ def event_candidates(rule: JourneyRule, trigger: EventTrigger, window: Window) -
     return Candidates(select(Member.id.label("member_id"), nothing.label("order_id")).where(*where))
 
 
+def is_one_row_per_member(found: list[Candidates]) -> bool:
+    """One select over the members table alone names each member once (calendar, lapse and
+    member-event triggers): no DISTINCT needed, and the sample can walk the primary key."""
+    if len(found) != 1:
+        return False
+    rows = found[0].rows
+    froms = rows.get_final_froms()
+    member_id = rows.selected_columns.member_id
+    return (
+        len(froms) == 1
+        and froms[0] is Member.__table__
+        and isinstance(member_id, Label)
+        and member_id.element.compare(Member.__table__.c.id)
+    )
+
+
+def candidate_members(found: list[Candidates]) -> Subquery:
+    """Each candidate member once, as a subquery with `member_id`."""
+    if is_one_row_per_member(found):
+        rows = found[0].rows
+        return rows.with_only_columns(rows.selected_columns.member_id).subquery()
+    ids = union_all(*(c.rows.with_only_columns(c.rows.selected_columns.member_id) for c in found))
+    return select(ids.subquery().c.member_id).distinct().subquery()
+
+
+def sample_of(found: list[Candidates], members: Subquery, *, size: int) -> Select[str]:
+    """The first `size` candidates' external ids, by member id."""
+    if is_one_row_per_member(found):  # stops at the first matches instead of finding them all
+        rows = found[0].rows
+        return rows.with_only_columns(Member.external_id).order_by(Member.id).limit(size)
+    return (
+        select(Member.external_id)
+        .where(Member.id.in_(select(members.c.member_id)))
+        .order_by(Member.id)
+        .limit(size)
+    )
+
+
 def candidates_for(
     rule: JourneyRule, *, now: datetime, window: timedelta, shop: Shop
 ) -> tuple[list[Candidates], str]:
@@ -73,6 +122,30 @@ def candidates_for(
         return time_candidates(rule, span, shop), f"occasions in the next {days} days"
     span = Window(now - window, now)
     return time_candidates(rule, span, shop), f"{trigger.type} due in the last {days} days"
+
+
+async def count_candidates(
+    session: AsyncSession, members: Subquery, *, journey_id: int, holdout_percent: float
+) -> tuple[int, int, int]:
+    """(candidates, of them in the control group, of them already entered) in one scan."""
+    threshold = round(holdout_percent * 100)
+    control = case((holdout_bucket_sql(members.c.member_id, journey_id) < threshold, 1))
+    # A journey nobody entered yet (a draft, the usual dry run) needs no probe per candidate:
+    # the probes cost more than the scan itself and keep PostgreSQL from scanning in parallel.
+    has_entrants = await session.scalar(select(exists().where(Enrolment.journey_id == journey_id)))
+    entered = exists().where(
+        Enrolment.journey_id == journey_id, Enrolment.member_id == members.c.member_id
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(control), 0),
+                func.coalesce(func.sum(case((entered, 1))), 0) if has_entrants else literal(0),
+            ).select_from(members)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def dry_run(
@@ -102,38 +175,17 @@ async def dry_run(
             entry=entry,
             holdout_percent=rule.holdout_percent,
         )
-    ids = union_all(*(c.rows.with_only_columns(c.rows.selected_columns.member_id) for c in found))
-    members = select(ids.subquery().c.member_id).distinct().subquery()
-    threshold = round(rule.holdout_percent * 100)
-    entered = exists().where(
-        Enrolment.journey_id == journey_id, Enrolment.member_id == members.c.member_id
+    members = candidate_members(found)
+    counts = await count_candidates(
+        session, members, journey_id=journey_id, holdout_percent=rule.holdout_percent
     )
-    counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(
-                        case((holdout_bucket_sql(members.c.member_id, journey_id) < threshold, 1))
-                    ),
-                    0,
-                ),
-                func.coalesce(func.sum(case((entered, 1))), 0),
-            ).select_from(members)
-        )
-    ).one()
-    picked = await session.scalars(
-        select(Member.external_id)
-        .where(Member.id.in_(select(members.c.member_id)))
-        .order_by(Member.id)
-        .limit(sample)
-    )
+    picked = await session.scalars(sample_of(found, members, size=sample))
     return DryRunOut(
         trigger_type=rule.trigger.type,
         scope=scope,
-        members=int(counts[0]),
-        control=int(counts[1]),
-        already_entered=int(counts[2]),
+        members=counts[0],
+        control=counts[1],
+        already_entered=counts[2],
         sample=list(picked),
         entry=entry,
         holdout_percent=rule.holdout_percent,

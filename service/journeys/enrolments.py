@@ -146,6 +146,8 @@ async def enrol(
         dialect_insert(session_dialect(session), Enrolment)
         .from_select(COLUMNS, rows)
         .on_conflict_do_nothing()
+        # Without it SQLAlchemy closes the cursor first, and psycopg reports -1 inserted.
+        .execution_options(preserve_rowcount=True)
     )
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
