@@ -45,7 +45,7 @@ async def test_tick_at_two_instants_queues_the_unpaid_order_reminder_once_due(
     await post_order(anon, clock, order_payload("o-1", status="created", created_at=placed), "w1")
 
     early = await huitou_tick(placed + timedelta(minutes=10), capsys)
-    assert list(early) == [job.name for job in periodic_jobs()]
+    assert list(early) == [job.name for job in periodic_jobs(app.state.settings)]
     assert early["journey_time_triggers"] == {"unpaid-reminder": 0}
     assert await outbox(app) == []
 
