@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -196,3 +206,13 @@ def dialect_insert(dialect_name: str, table: Any) -> Any:
 
 def session_dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+DIALECTS = ("sqlite", "postgresql")
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table: hot-path statements on it skip the ORM's persistence machinery."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

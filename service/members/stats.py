@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.members.models import Member
@@ -27,7 +41,10 @@ def counted_order() -> ColumnElement[bool]:
     )
 
 
-def stats_select(member_ids: Sequence[int] | Select[tuple[int]]) -> Select[tuple[int, ...]]:
+MemberIds = Sequence[int] | Select[tuple[int]] | BindParameter[Any]
+
+
+def stats_select(member_ids: MemberIds) -> Select[tuple[int, ...]]:
     """Per member: paid orders, net spend in cents, rounded AOV in cents, first and last payment."""
     net = Order.total - Order.refund_total
     paid = func.count(Order.id)
@@ -50,12 +67,9 @@ def stats_select(member_ids: Sequence[int] | Select[tuple[int]]) -> Select[tuple
     )
 
 
-async def recompute_stats(
-    session: AsyncSession, *, member_ids: Sequence[int] | Select[tuple[int]]
-) -> None:
-    """Bring these members' stats in line with their orders, whatever arrived in what order."""
+def recompute_statement(member_ids: MemberIds) -> Update:
     agg = stats_select(member_ids).subquery()
-    await session.execute(
+    return (
         update(Member)
         .where(Member.id == agg.c.member_id)
         .values(
@@ -67,3 +81,18 @@ async def recompute_stats(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+# Built once: composing this statement and its cache key costs several times what running it
+# does, and a webhook runs it for every order.
+RECOMPUTE_LISTED = recompute_statement(bindparam("member_ids", expanding=True))
+
+
+async def recompute_stats(
+    session: AsyncSession, *, member_ids: Sequence[int] | Select[tuple[int]]
+) -> None:
+    """Bring these members' stats in line with their orders, whatever arrived in what order."""
+    if isinstance(member_ids, Select):
+        await session.execute(recompute_statement(member_ids))
+    else:
+        await session.execute(RECOMPUTE_LISTED, {"member_ids": list(member_ids)})
