@@ -172,7 +172,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
-        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        # Every transaction takes SQLite's write lock (BEGIN IMMEDIATE), so a process runs one at
+        # a time whatever the pool holds. With one connection the others wait in the pool's
+        # queue, first come first served, and start the moment it is returned; with more, they
+        # wait in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        engine = _create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+        )
         _tune_sqlite(engine.sync_engine)
         return engine
     return _create_async_engine(
