@@ -8,10 +8,13 @@ behind the same middleware and session, that inserts the same order row with one
 The two are loaded in alternating slices (ours, baseline, baseline, ours, …) after a warm-up of
 each, so drift on a shared machine and the growing tables weigh on both alike.
 
-One uvicorn worker, CONCURRENCY connections: on two cores the load generator needs one and the
-database server (PostgreSQL backends, or SQLite's own thread) shares the other with the worker;
-a second worker would only fight them for the same core, and SQLite takes one writer at a time.
-Override with BENCH_INGEST_WORKERS and BENCH_INGEST_CONCURRENCY to explore.
+One uvicorn worker and 16 connections by default. On two cores the worker takes one; the load
+generator and the database server (PostgreSQL backends, or the SQLite connection's thread) share
+the other. A second worker would fight them for that core, and on SQLite it would bring back
+writers polling each other's lock across processes. 16 requests in flight keep the worker busy
+while others wait on their database round trips, stay under the PostgreSQL pool's 20
+connections (10 + 10 overflow) so none waits for one, and on SQLite (one writer at a time) queue
+in order for its one connection. Override with BENCH_INGEST_WORKERS and BENCH_INGEST_CONCURRENCY.
 """
 
 from __future__ import annotations
@@ -95,9 +98,16 @@ def _wait_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of the server process and its reaped children (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of the server process and its worker processes (Linux /proc)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def _measure(
@@ -169,10 +179,15 @@ def _one(kind: str, options: BenchOptions) -> None:
     try:
         _wait_ready(server, base, log)
         warmup, slices, seconds = (3.0, 4, 4.0) if options.quick else (5.0, 6, 4.5)
-        print(f"ingest {kind}: {WORKERS} worker(s), {CONCURRENCY} connections", flush=True)
+        print(
+            f"ingest {kind}: {WORKERS} worker(s), {CONCURRENCY} connections, "
+            f"load average {os.getloadavg()[0]:.1f} before",
+            flush=True,
+        )
         totals, acknowledged = asyncio.run(
             _measure(base, server.pid, warmup=warmup, slices=slices, seconds=seconds)
         )
+        print(f"  load average {os.getloadavg()[0]:.1f} after (2 cores)", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
