@@ -149,3 +149,30 @@ async def test_concurrent_webhooks_for_one_new_member(
         assert (member.paid_orders, member.total_spent) == (12, Decimal("1200.00"))
         created = select(func.count()).where(Event.type == "member.created")
         assert await session.scalar(created) == 1
+
+
+async def test_pending_orm_changes_are_flushed_before_stats_and_events(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    """Core statements through the session autoflush like ORM ones: rows added to it count."""
+    now = clock.now()
+    member = Member(external_id="m-orm", created_at=now, updated_at=now)
+    session.add(member)
+    await append_events(session, [NewEvent("member.created", None, now)], now=now)
+    assert member.id is not None  # flushed before the event was written
+    session.add(
+        Order(
+            external_id="orm-1",
+            member_id=member.id,
+            status="paid",
+            currency="CNY",
+            total=Decimal("42.00"),
+            created_at=now,
+            paid_at=now,
+            recorded_at=now,
+            updated_at=now,
+        )
+    )
+    await recompute_stats(session, member_ids=[member.id])
+    paid = select(Member.paid_orders, Member.total_spent).where(Member.id == member.id)
+    assert (await session.execute(paid)).one() == (1, Decimal("42.00"))
