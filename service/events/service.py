@@ -3,14 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import current_tx_id, dialect_insert, session_dialect, visible_tx_horizon
+from service.db import (
+    current_tx_id,
+    dialect_insert,
+    session_dialect,
+    table_of,
+    visible_tx_horizon,
+)
 from service.events.models import Event, EventCursor
+
+# Built once (composing a statement costs more than running it); the rows come as parameters.
+_INSERT_EVENTS = insert(table_of(Event)).values(tx_id=current_tx_id())
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    member_id: int | None
+    occurred_at: datetime
+    order_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+async def append_events(
+    session: AsyncSession, events: Sequence[NewEvent], *, now: datetime
+) -> None:
+    """Append events in the writer's transaction, in this order, in one executemany."""
+    if not events:
+        return
+    await session.execute(
+        _INSERT_EVENTS,
+        [
+            {
+                "type": e.type,
+                "member_id": e.member_id,
+                "order_id": e.order_id,
+                "payload": e.payload,
+                "occurred_at": e.occurred_at,
+                "recorded_at": now,
+            }
+            for e in events
+        ],
+    )
+    counts = session.info.setdefault("events_written", {})
+    for e in events:
+        counts[e.type] = counts.get(e.type, 0) + 1
 
 
 async def append_event(
@@ -23,19 +67,9 @@ async def append_event(
     order_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    await session.execute(
-        insert(Event).values(
-            type=type,
-            member_id=member_id,
-            order_id=order_id,
-            payload=payload or {},
-            occurred_at=occurred_at,
-            recorded_at=now,
-            tx_id=current_tx_id(),
-        )
+    await append_events(
+        session, [NewEvent(type, member_id, occurred_at, order_id, payload or {})], now=now
     )
-    counts = session.info.setdefault("events_written", {})
-    counts[type] = counts.get(type, 0) + 1
 
 
 async def read_events_after(session: AsyncSession, *, position: int, limit: int) -> Sequence[Event]:
