@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    Table,
     all_,
     any_,
     bindparam,
@@ -168,7 +169,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
-        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        # Every transaction takes SQLite's write lock (BEGIN IMMEDIATE), so a process runs one at
+        # a time whatever the pool holds. With one connection the others wait in the pool's
+        # queue, first come first served, and start the moment it is returned; with more, they
+        # wait in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        engine = _create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+        )
         _tune_sqlite(engine.sync_engine)
         return engine
     return _create_async_engine(
@@ -219,3 +226,13 @@ def not_in_list(column: Column, values: Iterable[Any], *, dialect: str) -> Colum
     if dialect == "postgresql":
         return column != all_(bindparam(None, items, type_=ARRAY(column.type)))
     return column.not_in(items)
+
+
+DIALECTS = ("sqlite", "postgresql")
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table: hot-path statements on it skip the ORM's persistence machinery."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -24,17 +24,19 @@ async def session_scope(request: Request) -> AsyncIterator[AsyncSession]:
         request.app.state.metrics.record_committed(session.info)
 
 
-def current_clock(request: Request) -> Clock:
+# Plain attribute reads, declared async so FastAPI calls them inline instead of sending each
+# one through the thread pool (a thread hop per dependency per request).
+async def current_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def current_settings(request: Request) -> Settings:
+async def current_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def current_secrets(request: Request) -> InstanceSecrets:
+async def current_secrets(request: Request) -> InstanceSecrets:
     secrets: InstanceSecrets = request.app.state.secrets
     return secrets
 

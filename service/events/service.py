@@ -13,13 +13,14 @@ settled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import dialect_insert, session_dialect
+from service.db import dialect_insert, session_dialect, table_of
 from service.events.models import Event, EventCursor
 
 EVENT_LOG_LOCK = 0x6875_6974_6F75_0001  # "huitou" + 1: the advisory lock key of the event log
@@ -35,6 +36,45 @@ async def _join_writers(session: AsyncSession) -> None:
     session.info[WRITING] = transaction
 
 
+# Built once (composing a statement costs more than running it); the rows come as parameters.
+_INSERT_EVENTS = insert(table_of(Event))
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    member_id: int | None
+    occurred_at: datetime
+    order_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+async def append_events(
+    session: AsyncSession, events: Sequence[NewEvent], *, now: datetime
+) -> None:
+    """Append events in the writer's transaction, in this order, in one executemany."""
+    if not events:
+        return
+    await _join_writers(session)
+    await session.execute(
+        _INSERT_EVENTS,
+        [
+            {
+                "type": e.type,
+                "member_id": e.member_id,
+                "order_id": e.order_id,
+                "payload": e.payload,
+                "occurred_at": e.occurred_at,
+                "recorded_at": now,
+            }
+            for e in events
+        ],
+    )
+    counts = session.info.setdefault("events_written", {})
+    for e in events:
+        counts[e.type] = counts.get(e.type, 0) + 1
+
+
 async def append_event(
     session: AsyncSession,
     *,
@@ -45,19 +85,9 @@ async def append_event(
     order_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    await _join_writers(session)
-    await session.execute(
-        insert(Event).values(
-            type=type,
-            member_id=member_id,
-            order_id=order_id,
-            payload=payload or {},
-            occurred_at=occurred_at,
-            recorded_at=now,
-        )
+    await append_events(
+        session, [NewEvent(type, member_id, occurred_at, order_id, payload or {})], now=now
     )
-    counts = session.info.setdefault("events_written", {})
-    counts[type] = counts.get(type, 0) + 1
 
 
 async def settled_position(session: AsyncSession) -> int | None:

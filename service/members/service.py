@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import dialect_insert, session_dialect
+from service.db import DIALECTS, dialect_insert, session_dialect, table_of
 from service.errors import InvalidInput, NotFound
 from service.events.service import append_event
 from service.members.contacts import contact_hash, normalize_email, normalize_phone
@@ -37,6 +37,17 @@ PROFILE_FIELDS = (
     "timezone",
     "attributes",
 )
+
+
+MEMBERS = table_of(Member)
+# Built once per dialect: every order webhook runs them, and composing costs more than running.
+_INSERT_IF_NEW = {
+    name: dialect_insert(name, MEMBERS)
+    .on_conflict_do_nothing(index_elements=["external_id"])
+    .returning(MEMBERS.c.id)
+    for name in DIALECTS
+}
+_ID_BY_EXTERNAL_ID = select(MEMBERS.c.id).where(MEMBERS.c.external_id == bindparam("external_id"))
 
 
 class MemberNotFound(NotFound):
@@ -105,19 +116,25 @@ async def get_member(
     return member
 
 
+async def insert_new_member(
+    session: AsyncSession, *, external_id: str, now: datetime, values: dict[str, Any]
+) -> int | None:
+    """The id of a member inserted now, or None if one already has this external id."""
+    new_id: int | None = await session.scalar(
+        _INSERT_IF_NEW[session_dialect(session)],
+        {"external_id": external_id, "created_at": now, "updated_at": now, **values},
+    )
+    return new_id
+
+
 async def insert_member_if_new(
     session: AsyncSession, *, external_id: str, now: datetime, values: dict[str, Any]
 ) -> tuple[int, bool]:
     """The member's id, inserting the row first if no member has this external id."""
-    new_id = await session.scalar(
-        dialect_insert(session_dialect(session), Member)
-        .values(external_id=external_id, created_at=now, updated_at=now, **values)
-        .on_conflict_do_nothing(index_elements=["external_id"])
-        .returning(Member.id)
-    )
+    new_id = await insert_new_member(session, external_id=external_id, now=now, values=values)
     if new_id is not None:
         return new_id, True
-    existing = await session.scalar(select(Member.id).where(Member.external_id == external_id))
+    existing = await session.scalar(_ID_BY_EXTERNAL_ID, {"external_id": external_id})
     assert existing is not None
     return existing, False
 

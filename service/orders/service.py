@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import dialect_insert, session_dialect
+from service.db import session_dialect
 from service.errors import NotFound
-from service.events.service import append_event
+from service.events.service import NewEvent, append_events
 from service.members.models import Member
-from service.members.service import insert_member_if_new, normalize_contacts
+from service.members.service import insert_new_member, normalize_contacts
 from service.members.stats import recompute_stats
 from service.orders.merge import (
     STAMP_FIELDS,
@@ -22,8 +23,17 @@ from service.orders.merge import (
     initial_state,
     merge,
 )
-from service.orders.models import Order, OrderItem, OrderStatus, WebhookDelivery
+from service.orders.models import Order, OrderItem, OrderStatus
 from service.orders.schemas import IngestResult, OrderIn, OrderItemOut, OrderOut
+from service.orders.statements import (
+    CLAIM_DELIVERY,
+    FILL_CONTACTS,
+    INSERT_ITEMS,
+    INSERT_ORDER,
+    ITEMS,
+    ORDERS,
+    RECORDED_ORDER,
+)
 from service.orders.status import TIMESTAMP_FIELD, transitions
 
 
@@ -36,38 +46,49 @@ async def claim_delivery(
 ) -> bool:
     """True the first time a delivery id is seen; a replay gets False and must change nothing."""
     inserted = await session.scalar(
-        dialect_insert(session_dialect(session), WebhookDelivery)
-        .values(source=source, delivery_id=delivery_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
-        .returning(WebhookDelivery.id)
+        CLAIM_DELIVERY[session_dialect(session)],
+        {"source": source, "delivery_id": delivery_id, "received_at": now},
     )
     return inserted is not None
 
 
 async def ensure_member(
-    session: AsyncSession, order: OrderIn, *, now: datetime, region: str, loc: tuple[str | int, ...]
+    session: AsyncSession,
+    order: OrderIn,
+    *,
+    now: datetime,
+    region: str,
+    loc: tuple[str | int, ...],
+    events: list[NewEvent] | None = None,
 ) -> int:
-    """The order's member, created if unknown; contacts on the order fill only what is missing."""
+    """The order's member, created if unknown; contacts on the order fill only what is missing.
+
+    `member.created` is appended to `events` for the caller to write, or written now.
+    """
     given = order.member
     contacts = normalize_contacts(given.phone, given.email, region=region, loc=(*loc, "member"))
-    fill = {"phone": contacts.phone, "email": contacts.email, "name": given.name}
-    fill = {k: v for k, v in fill.items() if v}
-    member_id, created = await insert_member_if_new(
-        session, external_id=given.external_id, now=now, values=fill
+    fill = {"phone": contacts.phone, "email": contacts.email, "name": given.name or None}
+    known = {k: v for k, v in fill.items() if v}
+    new_id = await insert_new_member(session, external_id=given.external_id, now=now, values=known)
+    if new_id is not None:
+        event = NewEvent("member.created", new_id, now)
+        await _append_or_collect(session, event, events, now=now)
+        return new_id
+    member_id: int | None = await session.scalar(
+        FILL_CONTACTS,
+        {"key": given.external_id, "now": now} | {f"given_{k}": v for k, v in fill.items()},
     )
-    if created:
-        await append_event(
-            session, type="member.created", member_id=member_id, occurred_at=now, now=now
-        )
-        return member_id
-    for field, value in fill.items():
-        column = getattr(Member, field)
-        await session.execute(
-            update(Member)
-            .where(Member.id == member_id, column.is_(None))
-            .values({field: value, "updated_at": now})
-        )
+    assert member_id is not None
     return member_id
+
+
+async def _append_or_collect(
+    session: AsyncSession, event: NewEvent, events: list[NewEvent] | None, *, now: datetime
+) -> None:
+    if events is None:
+        await append_events(session, [event], now=now)
+    else:
+        events.append(event)
 
 
 def message_of(order: OrderIn) -> OrderMessage:
@@ -83,7 +104,8 @@ def message_of(order: OrderIn) -> OrderMessage:
     )
 
 
-def state_of(order: Order) -> OrderState:
+def state_of(order: Any) -> OrderState:
+    """The recorded order (an ORM object or a Core row) as the merge rule reads it."""
     return OrderState(**{f: getattr(order, f) for f in STATE_FIELDS})
 
 
@@ -97,21 +119,22 @@ async def ingest_order(
     loc: tuple[str | int, ...] = ("body",),
 ) -> IngestResult:
     """Record one order message; member stats and events follow in the same transaction."""
-    member_id = await ensure_member(session, order, now=now, region=region, loc=loc)
+    new_events: list[NewEvent] = []
+    member_id = await ensure_member(
+        session, order, now=now, region=region, loc=loc, events=new_events
+    )
     initial = initial_state(message_of(order), now=now)
     order_id = await session.scalar(
-        dialect_insert(session_dialect(session), Order)
-        .values(
-            platform=platform,
-            external_id=order.id,
-            member_id=member_id,
-            created_at=order.created_at,
-            recorded_at=now,
-            updated_at=now,
-            **{f: getattr(initial, f) for f in STATE_FIELDS},
-        )
-        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-        .returning(Order.id)
+        INSERT_ORDER[session_dialect(session)],
+        {f: getattr(initial, f) for f in STATE_FIELDS}
+        | {
+            "platform": platform,
+            "external_id": order.id,
+            "member_id": member_id,
+            "created_at": order.created_at,
+            "recorded_at": now,
+            "updated_at": now,
+        },
     )
     if order_id is not None:
         await _insert_items(session, order_id=order_id, member_id=member_id, order=order)
@@ -121,29 +144,25 @@ async def ingest_order(
         order_id, status, events = await _merge_existing(session, order, platform=platform, now=now)
     if events:
         await recompute_stats(session, member_ids=[member_id])
-        await _append_order_events(session, events, order, order_id, member_id, platform, now)
+        new_events += _order_events(events, order, order_id, member_id, platform, now)
         counts = session.info.setdefault("orders_ingested", {})  # "applied", as the metric says
         counts[platform] = counts.get(platform, 0) + 1
+    await append_events(session, new_events, now=now)
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)
 
 
 async def _merge_existing(
     session: AsyncSession, order: OrderIn, *, platform: str, now: datetime
 ) -> tuple[int, OrderStatus, list[str]]:
-    current = await session.scalar(
-        select(Order)
-        .where(Order.platform == platform, Order.external_id == order.id)
-        .with_for_update()
-    )
-    assert current is not None
+    current = (await session.execute(RECORDED_ORDER, {"platform": platform, "key": order.id})).one()
     changes, entered = merge(state_of(current), message_of(order), now=now)
     if entered and order.items:
-        await session.execute(delete(OrderItem).where(OrderItem.order_id == current.id))
+        await session.execute(delete(ITEMS).where(ITEMS.c.order_id == current.id))
         await _insert_items(session, order_id=current.id, member_id=current.member_id, order=order)
     if not changes:
         return current.id, current.status, []
     await session.execute(
-        update(Order).where(Order.id == current.id).values(updated_at=now, **changes)
+        update(ORDERS).where(ORDERS.c.id == current.id).values(updated_at=now, **changes)
     )
     # A late timestamp or a further refund changes the stats without a new status.
     return (
@@ -158,7 +177,7 @@ async def _insert_items(
 ) -> None:
     if order.items:
         await session.execute(
-            insert(OrderItem),
+            INSERT_ITEMS,
             [
                 {
                     "order_id": order_id,
@@ -172,31 +191,24 @@ async def _insert_items(
         )
 
 
-async def _append_order_events(
-    session: AsyncSession,
+def _order_events(
     events: list[str],
     order: OrderIn,
     order_id: int,
     member_id: int,
     platform: str,
     now: datetime,
-) -> None:
+) -> list[NewEvent]:
     payload = {
         "order_id": order.id,
         "platform": platform,
         "total": str(order.total),
         "source": order.source,
     }
-    for event_type in events:
-        await append_event(
-            session,
-            type=event_type,
-            member_id=member_id,
-            order_id=order_id,
-            occurred_at=_occurred_at(order, event_type, now),
-            now=now,
-            payload=payload,
-        )
+    return [
+        NewEvent(event_type, member_id, _occurred_at(order, event_type, now), order_id, payload)
+        for event_type in events
+    ]
 
 
 def _occurred_at(order: OrderIn, event_type: str, now: datetime) -> datetime:
