@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tick = sub.add_parser("tick", help="run every periodic job once (cron-style deployments)")
     tick.add_argument("--at", type=_aware, help="ISO 8601 instant to run as of (default: now)")
+    tick.add_argument(
+        "--job", action="append", metavar="NAME", help="run only this job (repeatable)"
+    )
     tick.set_defaults(run=cmd_tick)
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys").add_subparsers()
@@ -133,8 +136,13 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from service.messaging import service as template_service
     from service.messaging.gateways import open_gateways
     from service.messaging.render import renderer_for
-    from service.scheduler import JobContext, run_once
+    from service.scheduler import JobContext, jobs_named, periodic_jobs, run_once
 
+    try:
+        jobs = jobs_named(periodic_jobs(settings), args.job)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     upgrade_to_head(settings.database_url)
     clock: Clock = FakeClock(args.at) if args.at else SystemClock()
 
@@ -153,7 +161,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
                 ctx = JobContext(
                     sessions, clock, settings, secrets, gateways=gateways, renderer=renderer
                 )
-                return await run_once(ctx)
+                return await run_once(ctx, jobs)
         finally:
             await engine.dispose()
 

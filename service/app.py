@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.health import router as health_router
+from service.api.journeys import add_rule_schema
 from service.api.router import api_router
 from service.api.unsubscribe import router as unsubscribe_router
 from service.clock import Clock, SystemClock
@@ -78,5 +79,6 @@ def create_app(
     add_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router, prefix="/v1")
+    add_rule_schema(app)
     app.include_router(unsubscribe_router)  # links in messages: no /v1, no bearer auth
     return app

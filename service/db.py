@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Enum,
+    Float,
     Integer,
     MetaData,
     Table,
@@ -115,38 +116,23 @@ class Base(DeclarativeBase):
     }
 
 
-class current_tx_id(FunctionElement[int]):
-    """The inserting transaction's id on PostgreSQL; 0 on SQLite, whose writers are serial."""
+class epoch_seconds(FunctionElement[float]):
+    """Seconds since 1970 of a UtcDateTime column, on both dialects (for date arithmetic)."""
 
-    type = BigInteger()
+    type = Float()
     inherit_cache = True
 
 
-@compiles(current_tx_id)
-def _compile_tx_id_default(element: current_tx_id, compiler: SQLCompiler, **kw: Any) -> str:
-    return "0"
+@compiles(epoch_seconds)
+def _compile_epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"((julianday({compiler.process(column, **kw)}) - 2440587.5) * 86400.0)"
 
 
-@compiles(current_tx_id, "postgresql")
-def _compile_tx_id_pg(element: current_tx_id, compiler: SQLCompiler, **kw: Any) -> str:
-    return "pg_current_xact_id()::text::bigint"
-
-
-class visible_tx_horizon(FunctionElement[int]):
-    """Transactions below this id have all finished: their rows are visible or gone for good."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(visible_tx_horizon)
-def _compile_horizon_default(element: visible_tx_horizon, compiler: SQLCompiler, **kw: Any) -> str:
-    return "1"
-
-
-@compiles(visible_tx_horizon, "postgresql")
-def _compile_horizon_pg(element: visible_tx_horizon, compiler: SQLCompiler, **kw: Any) -> str:
-    return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+@compiles(epoch_seconds, "postgresql")
+def _compile_epoch_pg(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"EXTRACT(EPOCH FROM {compiler.process(column, **kw)})"
 
 
 def sync_url(url: str) -> str:

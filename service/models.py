@@ -2,6 +2,13 @@
 
 from service.events.models import Event, EventCursor
 from service.instance import InstanceSecret
+from service.journeys.models import (
+    Enrolment,
+    EnrolmentStep,
+    Journey,
+    JourneyVersion,
+    TriggerWatermark,
+)
 from service.keys.models import ApiKey
 from service.members.models import ConsentChange, Member, MemberConsent, MemberTag, Suppression
 from service.messaging.models import MessageTemplate
@@ -12,9 +19,13 @@ from service.products.models import Product
 __all__ = [
     "ApiKey",
     "ConsentChange",
+    "Enrolment",
+    "EnrolmentStep",
     "Event",
     "EventCursor",
     "InstanceSecret",
+    "Journey",
+    "JourneyVersion",
     "Member",
     "MemberConsent",
     "MemberTag",
@@ -25,5 +36,6 @@ __all__ = [
     "OrderItem",
     "Product",
     "Suppression",
+    "TriggerWatermark",
     "WebhookDelivery",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.instance import InstanceSecrets
+from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
 from service.messaging.gateways import Gateways
 from service.messaging.render import Renderer, renderer_for
 from service.messaging.setup import build_dispatcher, worker_name
@@ -69,7 +70,12 @@ async def dispatch_messages(ctx: JobContext) -> dict[str, int] | str:
 
 
 def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
+    """In the order `huitou tick` runs them: events enrol before due enrolments advance, and
+    the messages they queue are sent in the same tick."""
     return [
+        PeriodicJob("journey_events", timedelta(seconds=5), journey_events),
+        PeriodicJob("journey_time_triggers", timedelta(minutes=1), journey_time_triggers),
+        PeriodicJob("journey_advance", timedelta(seconds=5), journey_advance),
         PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries),
         PeriodicJob(
             "dispatch_messages",
@@ -77,6 +83,17 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
             dispatch_messages,
         ),
     ]
+
+
+def jobs_named(jobs: list[PeriodicJob], names: Sequence[str] | None) -> list[PeriodicJob]:
+    """The jobs called `names`, in their usual order; all of them if None."""
+    if names is None:
+        return jobs
+    unknown = sorted(set(names) - {job.name for job in jobs})
+    if unknown:
+        known = ", ".join(job.name for job in jobs)
+        raise ValueError(f"no periodic job named {', '.join(unknown)}; the jobs are {known}")
+    return [job for job in jobs if job.name in names]
 
 
 async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     retry_deadline_seconds: int = Field(default=14_400, ge=0)
     unknown_check_seconds: int = Field(default=60, ge=1)
     unknown_deadline_seconds: int = Field(default=86_400, ge=60)
+    # Journeys: batch size of the engine's jobs, life-cycle stage thresholds in days.
+    journey_batch_size: int = Field(default=500, ge=1, le=10_000)
+    stage_sleeping_days: int = Field(default=90, ge=1)
+    stage_at_risk_days: int = Field(default=180, ge=1)
+    stage_churned_days: int = Field(default=365, ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -180,6 +185,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HUITOU_SMS_GATEWAY=aliyun needs HUITOU_ALIYUN_ACCESS_KEY_ID and _SECRET"
             )
+        if not self.stage_sleeping_days < self.stage_at_risk_days < self.stage_churned_days:
+            raise ValueError("stage thresholds must grow: sleeping < at_risk < churned days")
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose one of HUITOU_SMTP_STARTTLS and HUITOU_SMTP_IMPLICIT_TLS")
         if self.dispatch_lease_seconds < 3 * self.gateway_timeout_seconds:

@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from service.api import (
     calendar,
     gateways,
+    journeys,
     keys,
     members,
     message_templates,
@@ -14,5 +15,5 @@ from service.api import (
 
 api_router = APIRouter()
 ROUTERS = (keys, members, products, orders, webhooks, calendar, message_templates, gateways)
-for module in (*ROUTERS, messages):
+for module in (*ROUTERS, messages, journeys):
     api_router.include_router(module.router)

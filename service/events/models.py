@@ -22,9 +22,6 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
-    # The writing transaction (PostgreSQL xid): readers stop below the oldest running one, so a
-    # lower id committed late is never skipped by a cursor that already moved past it.
-    tx_id: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class EventCursor(Base):

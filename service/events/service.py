@@ -1,4 +1,14 @@
-"""Append events in the writer's transaction; read them after a consumer's cursor."""
+"""Append events in the writer's transaction; read them after a consumer's cursor.
+
+Event ids come from a sequence, and on PostgreSQL concurrent writers commit in any order: a
+reader that saw id 101 could move its cursor past 100 while 100 was still being written, and
+skip it for ever. So every transaction that appends events holds a shared advisory lock on the
+log until it ends, and a reader briefly takes the lock exclusively before it reads: once it has
+it, every event written so far is committed or gone, and it reads no further than the newest
+of them. Writers never wait for each other; a reader waits only for the writers in flight
+(milliseconds). The lock is per database. SQLite has one writer at a time, so its log is always
+settled.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import (
-    current_tx_id,
-    dialect_insert,
-    session_dialect,
-    table_of,
-    visible_tx_horizon,
-)
+from service.db import dialect_insert, session_dialect, table_of
 from service.events.models import Event, EventCursor
 
+EVENT_LOG_LOCK = 0x6875_6974_6F75_0001  # "huitou" + 1: the advisory lock key of the event log
+WRITING = "event_log_writer"
+
+
+async def _join_writers(session: AsyncSession) -> None:
+    """Hold the log's shared lock until this transaction ends (once per transaction)."""
+    transaction = session.get_transaction()
+    if session_dialect(session) != "postgresql" or session.info.get(WRITING) is transaction:
+        return
+    await session.execute(select(func.pg_advisory_xact_lock_shared(EVENT_LOG_LOCK)))
+    session.info[WRITING] = transaction
+
+
 # Built once (composing a statement costs more than running it); the rows come as parameters.
-_INSERT_EVENTS = insert(table_of(Event)).values(tx_id=current_tx_id())
+_INSERT_EVENTS = insert(table_of(Event))
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ async def append_events(
     """Append events in the writer's transaction, in this order, in one executemany."""
     if not events:
         return
+    await _join_writers(session)
     await session.execute(
         _INSERT_EVENTS,
         [
@@ -72,16 +90,25 @@ async def append_event(
     )
 
 
+async def settled_position(session: AsyncSession) -> int | None:
+    """The newest event id below which the log can no longer change; None on SQLite (all)."""
+    if session_dialect(session) != "postgresql":
+        return None
+    await session.execute(select(func.pg_advisory_lock(EVENT_LOG_LOCK)))
+    try:
+        newest = await session.scalar(select(func.coalesce(func.max(Event.id), 0)))
+    finally:
+        await session.execute(select(func.pg_advisory_unlock(EVENT_LOG_LOCK)))
+    return int(newest or 0)
+
+
 async def read_events_after(session: AsyncSession, *, position: int, limit: int) -> Sequence[Event]:
-    """Committed events after `position`, oldest first, never past a still-running writer."""
-    return (
-        await session.scalars(
-            select(Event)
-            .where(Event.id > position, Event.tx_id < visible_tx_horizon())
-            .order_by(Event.id)
-            .limit(limit)
-        )
-    ).all()
+    """Committed events after `position`, oldest first, never past a writer still in flight."""
+    query = select(Event).where(Event.id > position).order_by(Event.id).limit(limit)
+    settled = await settled_position(session)
+    if settled is not None:
+        query = query.where(Event.id <= settled)
+    return (await session.scalars(query)).all()
 
 
 async def cursor_position(session: AsyncSession, *, consumer: str, now: datetime) -> int:

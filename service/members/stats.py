@@ -38,11 +38,12 @@ COUNTED_STATUSES = (
 )
 
 
-def counted_order() -> ColumnElement[bool]:
+def counted_order(order: Any = ORDERS.c) -> ColumnElement[bool]:
+    """Paid and not cancelled or refunded in full; `order` may be the ORM entity or an alias."""
     return and_(
-        ORDERS.c.paid_at.is_not(None),
-        ORDERS.c.status.in_(COUNTED_STATUSES),
-        ORDERS.c.total - ORDERS.c.refund_total > 0,
+        order.paid_at.is_not(None),
+        order.status.in_(COUNTED_STATUSES),
+        order.total - order.refund_total > 0,
     )
 
 

@@ -19,8 +19,9 @@ from service.messaging.render import Renderer, RenderError, TemplateContent, cho
 
 RULE_TEMPLATES = [
     "new_customer/thanks", "new_customer/care", "new_customer/coupon_a", "new_customer/coupon_b",
-    "replenish/reminder", "holiday/greeting", "holiday/spring_festival", "birthday/greeting",
-    "birthday/coupon", "winback/gentle", "winback/offer", "winback/last_chance",
+    "replenish/reminder", "holiday/greeting", "holiday/spring_festival", "holiday/sale_preview",
+    "birthday/greeting", "birthday/coupon", "birthday/coupon_email", "winback/gentle",
+    "winback/offer", "winback/last_chance",
     "unpaid/reminder", "unpaid/last_call", "shipping/shipped", "shipping/delivered",
     "review/request", "season/clearance_offer", "season/new_arrivals",
     "vip/new_arrival_preview", "test/hello",
@@ -112,7 +113,9 @@ def test_every_rule_template_ships_checked_in_both_locales() -> None:
         assert renderer.check(content, brand="回头小店") == [], name
 
 
-@pytest.mark.parametrize("name", ["holiday/greeting", "holiday/spring_festival"])
+@pytest.mark.parametrize(
+    "name", ["holiday/greeting", "holiday/spring_festival", "holiday/sale_preview"]
+)
 def test_holiday_copy_names_the_occasion(name: str) -> None:
     file = SHIPPED[name]
     content = TemplateContent(
