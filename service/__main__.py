@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,15 +118,37 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from service.demo import seed_demo
+    from pathlib import Path
+
+    from service.demo import seed_demo, seed_demo_journeys, seed_demo_live
     from service.instance import load_secrets
+    from service.messaging.render import renderer_for
+    from service.messaging.service import load_from_disk
 
-    async def work(session: AsyncSession) -> bool:
+    async def work(session: AsyncSession) -> tuple[int, bool]:
         now = SystemClock().now()
+        # the history, then the journeys going live, then today's orders they react to
+        history_at, live_at = now - timedelta(seconds=2), now - timedelta(seconds=1)
         secrets = await load_secrets(session, now=now)
-        return await seed_demo(session, now=now, region=settings.country, salt=secrets.contact_salt)
+        await load_from_disk(
+            session,
+            directory=Path(settings.templates_dir),
+            renderer=renderer_for(settings),
+            brand=settings.brand,
+            now=now,
+        )
+        seeded = await seed_demo(
+            session, now=history_at, region=settings.country, salt=secrets.contact_salt
+        )
+        journeys = await seed_demo_journeys(
+            session, now=live_at, directory=Path(settings.rule_templates_dir)
+        )
+        if seeded:
+            await seed_demo_live(session, now=now, region=settings.country)
+        return journeys, seeded
 
-    seeded = in_session(settings, work)
+    journeys, seeded = in_session(settings, work)
+    print(f"{journeys} demo journeys activated" if journeys else "journeys exist; none added")
     print("demo data seeded" if seeded else "database already has members; demo data not added")
     return 0
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.journeys import service as journey_service
+from service.journeys.models import Journey
+from service.journeys.rule_templates import find_template, instantiate
 from service.members.models import Channel, Member
 from service.members.schemas import LunarBirthday, MemberIn
 from service.members.service import upsert_member
@@ -75,6 +79,32 @@ MOBILE_PREFIXES = [
 SOURCES = ["organic"] * 14 + ["flash_sale"] * 3 + ["coupon"] * 2 + ["clearance"]
 
 
+DEMO_JOURNEYS = (
+    "new_customer_nurture",
+    "unpaid_reminder",
+    "shipment_notices",
+    "review_request",
+    "replenishment_reminder",
+    "winback",
+    "birthday_care",
+)
+
+
+async def seed_demo_journeys(session: AsyncSession, *, now: datetime, directory: Path) -> int:
+    """Activate a few ready-made journeys; the message templates must be loaded. Journeys react
+    to what happens after they go live, so seed the history first and the live orders after.
+    Returns how many were created."""
+    if await session.scalar(select(func.count()).select_from(Journey)):
+        return 0
+    for name in DEMO_JOURNEYS:
+        document = instantiate(find_template(directory, name), params={})
+        journey, _ = await journey_service.create_journey(
+            session, document=document, now=now, author="demo"
+        )
+        await journey_service.change_status(session, key=journey.key, action="activate", now=now)
+    return len(DEMO_JOURNEYS)
+
+
 async def seed_demo(
     session: AsyncSession, *, now: datetime, region: str, salt: bytes, members: int = 120
 ) -> bool:
@@ -131,6 +161,34 @@ def _member(rng: random.Random, n: int) -> MemberIn:
         tags=["vip"] if n % 10 == 0 else [],
         consent={Channel.SMS: n % 15 != 0, Channel.EMAIL: True},
     )
+
+
+LIVE = (  # member, order, status, minutes ago, sku: today's orders, after the journeys went live
+    ("demo-0003", "live-1", OrderStatus.CREATED, 40, "SERUM-50"),  # unpaid: a reminder
+    ("demo-0005", "live-2", OrderStatus.SHIPPED, 90, "MASK-30"),  # a shipment notice
+    ("demo-0008", "live-3", OrderStatus.DELIVERED, 600, "SHAMPOO-500"),  # delivered; a review
+    ("demo-0121", "live-4", OrderStatus.PAID, 5, "MASK-30"),  # a new customer: nurturing
+)
+
+
+async def seed_demo_live(session: AsyncSession, *, now: datetime, region: str) -> None:
+    """A few orders placed today, for the live journeys to act on."""
+    prices = {sku: Decimal(price) for sku, _, _, price, *_ in PRODUCTS}
+    for external_id, order_id, status, minutes, sku in LIVE:
+        created = now - timedelta(minutes=minutes)
+        paid = created + timedelta(minutes=2) if status != OrderStatus.CREATED else None
+        order = OrderIn(
+            id=order_id,
+            member=OrderMemberIn(external_id=external_id, phone="13812345678", name="新朋友")
+            if external_id == "demo-0121"
+            else OrderMemberIn(external_id=external_id),
+            status=status,
+            total=prices[sku],
+            created_at=created,
+            paid_at=paid,
+            items=[OrderItemIn(sku=sku, quantity=1, price=prices[sku])],
+        )
+        await ingest_order(session, order, platform="native", now=now, region=region)
 
 
 def _orders(rng: random.Random, external_id: str, now: datetime) -> list[OrderIn]:

@@ -201,7 +201,7 @@ async def _maybe_enrol(
     assert isinstance(trigger, EventTrigger)
     if (
         event.type != trigger.event.value
-        or event.recorded_at < journey.activated_at
+        or event.recorded_at < journey.activated_at  # only what happens once it is live
         or batch.rules.journeys[journey.id].status is not JourneyStatus.ACTIVE
     ):
         return
