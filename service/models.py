@@ -1,5 +1,11 @@
 """Every model, imported in one place so Alembic and the tests see the whole schema."""
 
+from service.analytics.models import (
+    AnalyticsRun,
+    LifecycleSnapshot,
+    MemberAnalytics,
+    ReplenishmentCycle,
+)
 from service.events.models import Event, EventCursor
 from service.instance import InstanceSecret
 from service.keys.models import ApiKey
@@ -10,12 +16,15 @@ from service.orders.models import Order, OrderItem, WebhookDelivery
 from service.products.models import Product
 
 __all__ = [
+    "AnalyticsRun",
     "ApiKey",
     "ConsentChange",
     "Event",
     "EventCursor",
     "InstanceSecret",
+    "LifecycleSnapshot",
     "Member",
+    "MemberAnalytics",
     "MemberConsent",
     "MemberTag",
     "Message",
@@ -24,6 +33,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "ReplenishmentCycle",
     "Suppression",
     "WebhookDelivery",
 ]

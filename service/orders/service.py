@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analytics.member_stage import refresh_member_stage
 from service.db import dialect_insert, session_dialect
 from service.errors import NotFound
 from service.events.service import append_event
@@ -120,6 +121,7 @@ async def ingest_order(
     if events:
         await recompute_stats(session, member_ids=[member_id])
         await _append_order_events(session, events, order, order_id, member_id, platform, now)
+        await refresh_member_stage(session, member_id=member_id, now=now)
     counts = session.info.setdefault("orders_ingested", {})
     counts[platform] = counts.get(platform, 0) + 1
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)

@@ -1,0 +1,160 @@
+"""Learned replenishment cycles: how long one unit of a product lasts, from repeat purchases.
+
+A repeat pair is two consecutive paid orders of the same sku by the same member; its interval per
+unit is the seconds between them divided (floor) by the quantity bought the first time. A sku's
+cycle is the median over its pairs, a category's the median over the pairs of all its skus;
+only those with at least `min_pairs` pairs are stored. The replenishment trigger uses
+`effective_replenish_days`: the product's own `replenish_days`, else the learned sku cycle,
+else the learned category cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, cast, delete, distinct, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.analytics.models import ReplenishmentCycle
+from service.analytics.sql import DAY_SECONDS, epoch_s, grouped_median
+from service.db import session_dialect
+from service.members.stats import counted_order
+from service.orders.models import Order, OrderItem
+from service.products.models import Product
+
+SKU, CATEGORY = "sku", "category"
+
+
+def repeat_pairs() -> Any:
+    """(member_id, sku, per_unit_s) for every repeat purchase of a sku by a member."""
+    lines = (
+        select(
+            OrderItem.member_id,
+            OrderItem.sku,
+            Order.paid_at,
+            func.sum(OrderItem.quantity).label("qty"),
+        )
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(counted_order())
+        .group_by(OrderItem.member_id, OrderItem.sku, Order.id, Order.paid_at)
+        .subquery("lines")
+    )
+    window = {"partition_by": [lines.c.member_id, lines.c.sku], "order_by": lines.c.paid_at}
+    lagged = select(
+        lines.c.member_id,
+        lines.c.sku,
+        (epoch_s(lines.c.paid_at) - func.lag(epoch_s(lines.c.paid_at)).over(**window)).label(
+            "interval_s"
+        ),
+        func.lag(lines.c.qty).over(**window).label("prev_qty"),
+    ).subquery("lagged")
+    return (
+        select(
+            lagged.c.member_id,
+            lagged.c.sku,
+            (lagged.c.interval_s // lagged.c.prev_qty).label("per_unit_s"),
+        )
+        .where(lagged.c.interval_s.is_not(None))
+        .subquery("pairs")
+    )
+
+
+def cycles_select(dialect: str, *, scope: str, min_pairs: int) -> Any:
+    """(key, median per-unit seconds, pairs, members) for keys with at least min_pairs pairs."""
+    pairs = repeat_pairs()
+    if scope == CATEGORY:
+        pairs = (
+            select(Product.category.label("key"), pairs.c.member_id, pairs.c.per_unit_s)
+            .join(Product, Product.sku == pairs.c.sku)
+            .where(Product.category.is_not(None))
+            .subquery("keyed")
+        )
+    else:
+        pairs = select(pairs.c.sku.label("key"), pairs.c.member_id, pairs.c.per_unit_s).subquery(
+            "keyed"
+        )
+    median = grouped_median(dialect, pairs, ["key"], "per_unit_s").subquery("median")
+    members = (
+        select(pairs.c.key, func.count(distinct(pairs.c.member_id)).label("members"))
+        .group_by(pairs.c.key)
+        .subquery("members")
+    )
+    return (
+        select(median.c.key, median.c.median, median.c.n, members.c.members)
+        .join(members, members.c.key == median.c.key)
+        .where(median.c.n >= min_pairs)
+        .order_by(median.c.key)
+    )
+
+
+async def learn_cycles(sessions: Any, *, min_pairs: int, now: datetime) -> tuple[int, float]:
+    """Recompute every learned cycle: read in one transaction, replace the table in another.
+
+    Returns the number of cycles stored and the longest transaction in seconds.
+    """
+    import time
+
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    async with sessions() as session, session.begin():
+        dialect = session_dialect(session)
+        for scope in (SKU, CATEGORY):
+            result = await session.execute(cycles_select(dialect, scope=scope, min_pairs=min_pairs))
+            rows += [
+                {
+                    "scope": scope,
+                    "key": key,
+                    "cycle_days": float(median) / DAY_SECONDS,
+                    "pairs": n,
+                    "members": members,
+                    "computed_at": now,
+                }
+                for key, median, n, members in result
+            ]
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    async with sessions() as session, session.begin():
+        await session.execute(delete(ReplenishmentCycle))
+        if rows:
+            await session.execute(insert(ReplenishmentCycle), rows)
+    return len(rows), max(read_s, time.perf_counter() - started)
+
+
+def _learned(scope: str, key: Any) -> Any:
+    return (
+        select(ReplenishmentCycle.cycle_days)
+        .where(ReplenishmentCycle.scope == scope, ReplenishmentCycle.key == key)
+        .scalar_subquery()
+    )
+
+
+def effective_replenish_days(product: Any = Product, sku: Any = None) -> ColumnElement[float]:
+    """Days one unit lasts: the product's setting, else the learned sku, else its category.
+
+    `product` is Product or an alias of it; `sku` the item's sku column when the product row may
+    be missing (an outer join), else the product's.
+    """
+    return func.coalesce(
+        cast(product.replenish_days, Float),
+        _learned(SKU, product.sku if sku is None else sku),
+        _learned(CATEGORY, product.category),
+    )
+
+
+@dataclass(frozen=True)
+class Learned:
+    cycle_days: float
+    pairs: int
+    members: int
+    computed_at: datetime
+
+
+async def learned_for(session: AsyncSession, *, scope: str, key: str | None) -> Learned | None:
+    if key is None:
+        return None
+    row = await session.get(ReplenishmentCycle, (scope, key))
+    if row is None:
+        return None
+    return Learned(row.cycle_days, row.pairs, row.members, row.computed_at)

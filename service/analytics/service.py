@@ -1,0 +1,293 @@
+"""Member analytics: recompute runs (nightly and on demand), and what the API reads.
+
+A run computes the RFM and value-tier boundaries in one read, then rewrites member analytics by
+member-id chunks, each its own short transaction (REPEATABLE READ on PostgreSQL: a member whose
+stats changed under the chunk makes it retry, never overwrite newer values), then relearns the
+replenishment cycles and writes the day's stage snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Date, delete, func, insert, literal, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.analytics import runs
+from service.analytics.chunks import ChunkStatements, chunk_statements
+from service.analytics.config import AnalyticsConfig
+from service.analytics.lifecycle import ADAPTIVE
+from service.analytics.member_stage import refresh_member_stage
+from service.analytics.models import (
+    AnalyticsRun,
+    LifecycleSnapshot,
+    MemberAnalytics,
+    RunStatus,
+)
+from service.analytics.replenishment import learn_cycles
+from service.analytics.rfm import Bounds, compute_bounds
+from service.analytics.shop import shop_gap_x2
+from service.clock import Clock
+from service.db import session_dialect
+from service.errors import NotFound
+
+log = logging.getLogger("huitou.analytics")
+Sessions = async_sessionmaker[AsyncSession]
+RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock: rerun the chunk
+CHUNK_TRIES = 3
+
+__all__ = ["refresh_member_stage"]
+
+
+class RunNotFound(NotFound):
+    code = "analytics_run_not_found"
+
+
+class LeaseLost(Exception):
+    """Another worker took the run over; this one stops without writing."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    rows_written: int
+    stage_changes: int
+    chunks: int
+    cycles: int
+    longest_tx_ms: int
+
+
+@dataclass
+class _Progress:
+    rows: int = 0
+    changes: int = 0
+    chunks: int = 0
+    longest_s: float = 0.0
+
+    def tx(self, seconds: float) -> None:
+        self.longest_s = max(self.longest_s, seconds)
+
+    @property
+    def longest_ms(self) -> int:
+        return round(self.longest_s * 1000)
+
+
+def default_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def run_pending(
+    sessions: Sessions, *, clock: Clock, config: AnalyticsConfig, worker: str | None = None
+) -> RunResult | None:
+    """Run the open or due recompute, if this worker gets it; None if there is nothing to do."""
+    worker = worker or default_worker()
+    async with sessions() as session, session.begin():
+        run = await runs.claim(session, config=config, now=clock.now(), worker=worker)
+    if run is None:
+        return None
+    try:
+        return await _execute(sessions, run, clock=clock, config=config, worker=worker)
+    except LeaseLost:
+        log.warning("analytics run %s was taken over by another worker", run.id)
+        return None
+    except Exception as exc:
+        await _record_error(sessions, run.id, worker=worker, error=repr(exc))
+        raise
+
+
+async def _execute(
+    sessions: Sessions, run: AnalyticsRun, *, clock: Clock, config: AnalyticsConfig, worker: str
+) -> RunResult:
+    progress = _Progress()
+    dialect, bounds, gap_x2 = await _bounds(sessions, run, config=config, progress=progress)
+    await _fenced(sessions, run.id, worker, bounds=bounds.to_json(), shop_gap_days_x2=gap_x2)
+    statements = chunk_statements(
+        dialect, config, bounds, as_of=run.as_of, now=clock.now(), shop_gap_x2=gap_x2
+    )
+    low, last = run.next_member_id, run.last_member_id or 0
+    while low <= last:
+        high = low + config.chunk_size
+        await _chunk(sessions, statements, run.id, worker, low, high, clock, progress)
+        low = high
+    cycles, seconds = await learn_cycles(
+        sessions, min_pairs=config.replenish_min_pairs, now=clock.now()
+    )
+    progress.tx(seconds)
+    await _finish(sessions, run, worker=worker, config=config, clock=clock, progress=progress)
+    return RunResult(
+        run.id, progress.rows, progress.changes, progress.chunks, cycles, progress.longest_ms
+    )
+
+
+async def _bounds(
+    sessions: Sessions, run: AnalyticsRun, *, config: AnalyticsConfig, progress: _Progress
+) -> tuple[str, Bounds, int | None]:
+    """The run's boundaries: stored by an earlier attempt, else computed now (one read)."""
+    started = time.perf_counter()
+    async with sessions() as session, session.begin():
+        dialect = session_dialect(session)
+        if run.bounds is not None:
+            return dialect, Bounds.from_json(run.bounds), run.shop_gap_days_x2
+        bounds = await compute_bounds(session, as_of=run.as_of, tiers=config.tiers)
+        adaptive = config.stage.mode == ADAPTIVE
+        gap_x2 = await shop_gap_x2(session) if adaptive else None
+    progress.tx(time.perf_counter() - started)
+    return dialect, bounds, gap_x2
+
+
+async def _chunk(
+    sessions: Sessions,
+    statements: ChunkStatements,
+    run_id: int,
+    worker: str,
+    low: int,
+    high: int,
+    clock: Clock,
+    progress: _Progress,
+) -> None:
+    params = {"lo": low, "hi": high}
+    for attempt in range(1, CHUNK_TRIES + 1):
+        started = time.perf_counter()
+        try:
+            async with sessions() as session, session.begin():
+                if session_dialect(session) == "postgresql":
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"}
+                    )
+                written = await _affected(session, await session.execute(statements.upsert, params))
+                changed = _rowcount(await session.execute(statements.events, params))
+                moved = await runs.advance(
+                    session,
+                    run_id=run_id,
+                    worker=worker,
+                    now=clock.now(),
+                    next_member_id=high,
+                    rows=written,
+                    changes=changed,
+                    longest_tx_ms=progress.longest_ms,
+                )
+                if not moved:
+                    raise LeaseLost
+        except DBAPIError as exc:
+            if attempt == CHUNK_TRIES or _sqlstate(exc) not in RETRYABLE:
+                raise
+            continue
+        progress.tx(time.perf_counter() - started)
+        progress.rows, progress.changes = progress.rows + written, progress.changes + changed
+        progress.chunks += 1
+        return
+
+
+async def _finish(
+    sessions: Sessions,
+    run: AnalyticsRun,
+    *,
+    worker: str,
+    config: AnalyticsConfig,
+    clock: Clock,
+    progress: _Progress,
+) -> None:
+    """The day's stage snapshot and the run marked done, in one transaction."""
+    day = run.as_of.astimezone(config.zone).date()
+    started = time.perf_counter()
+    async with sessions() as session, session.begin():
+        await session.execute(
+            delete(LifecycleSnapshot).where(LifecycleSnapshot.snapshot_date == day)
+        )
+        counts = (
+            select(
+                literal(day, Date),
+                MemberAnalytics.stage,
+                func.count(),
+                literal(run.id),
+                literal(run.as_of, LifecycleSnapshot.taken_at.type),
+            )
+            .where(MemberAnalytics.stage.is_not(None))
+            .group_by(MemberAnalytics.stage)
+        )
+        await session.execute(
+            insert(LifecycleSnapshot.__table__).from_select(
+                ["snapshot_date", "stage", "members", "run_id", "taken_at"], counts
+            )
+        )
+        progress.tx(time.perf_counter() - started)
+        done = await session.execute(
+            update(AnalyticsRun)
+            .where(AnalyticsRun.id == run.id, AnalyticsRun.worker == worker)
+            .values(
+                status=RunStatus.DONE,
+                finished_at=clock.now(),
+                leased_until=None,
+                longest_tx_ms=runs.greatest(
+                    session, AnalyticsRun.longest_tx_ms, progress.longest_ms
+                ),
+                error=None,
+            )
+        )
+        if not _rowcount(done):
+            raise LeaseLost
+
+
+async def _fenced(sessions: Sessions, run_id: int, worker: str, **values: Any) -> None:
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(AnalyticsRun)
+            .where(AnalyticsRun.id == run_id, AnalyticsRun.worker == worker)
+            .values(**values)
+        )
+        if not _rowcount(result):
+            raise LeaseLost
+
+
+async def _record_error(sessions: Sessions, run_id: int, *, worker: str, error: str) -> None:
+    """Keep the error and free the lease: the next tick retries (up to runs.MAX_ATTEMPTS)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(AnalyticsRun)
+            .where(AnalyticsRun.id == run_id, AnalyticsRun.worker == worker)
+            .values(error=error[:500], leased_until=None)
+        )
+
+
+async def _affected(session: AsyncSession, result: Any) -> int:
+    """Rows a statement wrote. Python's sqlite3 reports -1 for one that starts WITH …, so ask
+    SQLite itself (changes() counts the last INSERT's rows, upserted ones included)."""
+    count = getattr(result, "rowcount", -1)
+    if (count is None or count < 0) and session_dialect(session) == "sqlite":
+        return int(await session.scalar(select(func.changes())) or 0)
+    return int(count)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+async def request_recompute(
+    session: AsyncSession, *, config: AnalyticsConfig, now: datetime
+) -> tuple[AnalyticsRun, bool]:
+    return await runs.request(session, config=config, now=now)
+
+
+async def get_run(session: AsyncSession, *, run_id: int) -> AnalyticsRun:
+    run = await session.get(AnalyticsRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no analytics run {run_id}", loc=["path", "run_id"])
+    return run
+
+
+async def list_runs(session: AsyncSession, *, limit: int) -> Sequence[AnalyticsRun]:
+    return (
+        await session.scalars(select(AnalyticsRun).order_by(AnalyticsRun.id.desc()).limit(limit))
+    ).all()
