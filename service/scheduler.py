@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.analytics import service as analytics_service
+from service.analytics.config import AnalyticsConfig
 from service.clock import Clock
 from service.instance import InstanceSecrets
 from service.orders.models import WebhookDelivery
@@ -46,8 +48,19 @@ async def purge_webhook_deliveries(ctx: JobContext) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def analytics_recompute(ctx: JobContext) -> object:
+    """The nightly member analytics recompute (or a queued, due or interrupted one), if this
+    replica gets it; it works in short chunk transactions and may take minutes."""
+    config = AnalyticsConfig.from_settings(ctx.settings)
+    result = await analytics_service.run_pending(ctx.sessions, clock=ctx.clock, config=config)
+    return asdict(result) if result else None
+
+
 def periodic_jobs() -> list[PeriodicJob]:
-    return [PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries)]
+    return [
+        PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries),
+        PeriodicJob("analytics_recompute", timedelta(minutes=5), analytics_recompute),
+    ]
 
 
 async def run_once(ctx: JobContext, jobs: list[PeriodicJob] | None = None) -> dict[str, object]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Float,
     Integer,
     String,
@@ -40,6 +41,7 @@ from service.analytics.sql import (
     epoch_s,
     grouped_median,
     json_pairs,
+    table,
     whole_days_between,
 )
 from service.db import current_tx_id, dialect_insert
@@ -64,7 +66,7 @@ SCORED = (
 
 def is_promotional(rule: PromoRule) -> Any:
     """The promotion test on an Order row, integer cents throughout."""
-    tests = []
+    tests: list[ColumnElement[bool]] = []
     if rule.sources:
         tests.append(Order.source.in_(rule.sources))
     if rule.min_discount_percent > 0:
@@ -195,8 +197,8 @@ def chunk_statements(
     """Both statements of a chunk, built once per run; execute with {"lo": …, "hi": …}."""
     fresh = fresh_select(dialect, config, bounds, as_of=as_of, shop_gap_x2=shop_gap_x2)
     columns = ["member_id", *SCORED, "stage_changed_at"]
-    stmt = dialect_insert(dialect, MemberAnalytics.__table__).from_select(columns, fresh)
-    new, cur = stmt.excluded, MemberAnalytics.__table__.c
+    stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(columns, fresh)
+    new, cur = stmt.excluded, table(MemberAnalytics).c
     moved = cur.stage.is_distinct_from(new.stage)
     at = literal(as_of, MemberAnalytics.stage_changed_at.type)
     upsert = stmt.on_conflict_do_update(
@@ -226,7 +228,7 @@ def chunk_statements(
         MemberAnalytics.stage_changed_at == at,
         MemberAnalytics.previous_stage.is_not(None),
     )
-    events = insert(Event.__table__).from_select(
+    events = insert(table(Event)).from_select(
         ["type", "member_id", "payload", "occurred_at", "recorded_at", "tx_id"], changed
     )
     counted = {"preserve_rowcount": True}  # SQLAlchemy reports an INSERT's rowcount only if asked

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from service.analytics.chunks import STAGE_CHANGED
 from service.analytics.lifecycle import ADAPTIVE, StageParams, stage_sql
 from service.analytics.models import AnalyticsRun, MemberAnalytics
-from service.analytics.sql import days_since, epoch_of, epoch_param
+from service.analytics.sql import days_since, epoch_of, epoch_param, table
 from service.db import dialect_insert, session_dialect
 from service.events.service import append_event
 from service.members.models import Member
@@ -64,10 +64,10 @@ def _refresh_statement(dialect: str) -> Any:
     rows = select(fresh, case((fresh.c.stage.is_not(None), now))).where(
         fresh.c.member_id.is_not(None)
     )
-    stmt = dialect_insert(dialect, MemberAnalytics.__table__).from_select(
+    stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(
         ["member_id", "stage", "stage_changed_at"], rows
     )
-    cur = MemberAnalytics.__table__.c
+    cur = table(MemberAnalytics).c
     return stmt.on_conflict_do_update(
         index_elements=["member_id"],
         set_={

@@ -10,7 +10,8 @@ else the learned category cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,10 @@ from sqlalchemy import ColumnElement, Float, cast, delete, distinct, func, inser
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analytics.models import ReplenishmentCycle
+from service.analytics.schemas import LearnedCycle, ReplenishmentOut
 from service.analytics.sql import DAY_SECONDS, epoch_s, grouped_median
 from service.db import session_dialect
+from service.errors import NotFound
 from service.members.stats import counted_order
 from service.orders.models import Order, OrderItem
 from service.products.models import Product
@@ -41,14 +44,13 @@ def repeat_pairs() -> Any:
         .group_by(OrderItem.member_id, OrderItem.sku, Order.id, Order.paid_at)
         .subquery("lines")
     )
-    window = {"partition_by": [lines.c.member_id, lines.c.sku], "order_by": lines.c.paid_at}
+    keys, order = [lines.c.member_id, lines.c.sku], lines.c.paid_at
+    previous = func.lag(epoch_s(lines.c.paid_at)).over(partition_by=keys, order_by=order)
     lagged = select(
         lines.c.member_id,
         lines.c.sku,
-        (epoch_s(lines.c.paid_at) - func.lag(epoch_s(lines.c.paid_at)).over(**window)).label(
-            "interval_s"
-        ),
-        func.lag(lines.c.qty).over(**window).label("prev_qty"),
+        (epoch_s(lines.c.paid_at) - previous).label("interval_s"),
+        func.lag(lines.c.qty).over(partition_by=keys, order_by=order).label("prev_qty"),
     ).subquery("lagged")
     return (
         select(
@@ -94,8 +96,6 @@ async def learn_cycles(sessions: Any, *, min_pairs: int, now: datetime) -> tuple
 
     Returns the number of cycles stored and the longest transaction in seconds.
     """
-    import time
-
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     async with sessions() as session, session.begin():
@@ -143,18 +143,47 @@ def effective_replenish_days(product: Any = Product, sku: Any = None) -> ColumnE
     )
 
 
-@dataclass(frozen=True)
-class Learned:
-    cycle_days: float
-    pairs: int
-    members: int
-    computed_at: datetime
+class NoReplenishment(NotFound):
+    code = "product_not_found"
 
 
-async def learned_for(session: AsyncSession, *, scope: str, key: str | None) -> Learned | None:
-    if key is None:
-        return None
-    row = await session.get(ReplenishmentCycle, (scope, key))
+async def _learned_for(session: AsyncSession, scope: str, key: str | None) -> LearnedCycle | None:
+    row = await session.get(ReplenishmentCycle, (scope, key)) if key is not None else None
     if row is None:
         return None
-    return Learned(row.cycle_days, row.pairs, row.members, row.computed_at)
+    return LearnedCycle(
+        cycle_days=row.cycle_days, pairs=row.pairs, members=row.members, computed_at=row.computed_at
+    )
+
+
+async def replenishment_of(session: AsyncSession, *, sku: str) -> ReplenishmentOut:
+    """A product's cycle from each source; 404 for a sku that is neither a product nor learned."""
+    product = await session.scalar(select(Product).where(Product.sku == sku))
+    learned = await _learned_for(session, SKU, sku)
+    if product is None and learned is None:
+        raise NoReplenishment(f"no product or learned cycle for sku {sku!r}", loc=["path", "sku"])
+    category = product.category if product else None
+    by_category = await _learned_for(session, CATEGORY, category)
+    own = product.replenish_days if product else None
+    sources = [
+        ("product", float(own) if own is not None else None),
+        ("learned", learned.cycle_days if learned else None),
+        ("category", by_category.cycle_days if by_category else None),
+    ]
+    basis, days = next(((b, d) for b, d in sources if d is not None), (None, None))
+    return ReplenishmentOut(
+        sku=sku,
+        category=category,
+        replenish_days=own,
+        learned=learned,
+        category_learned=by_category,
+        effective_days=days,
+        basis=basis,
+    )
+
+
+async def list_cycles(session: AsyncSession, *, scope: str | None) -> Sequence[ReplenishmentCycle]:
+    query = select(ReplenishmentCycle).order_by(ReplenishmentCycle.scope, ReplenishmentCycle.key)
+    if scope is not None:
+        query = query.where(ReplenishmentCycle.scope == scope)
+    return (await session.scalars(query)).all()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     case,
+    cast,
     func,
     literal,
     literal_column,
@@ -149,8 +150,8 @@ async def compute_bounds(session: AsyncSession, *, as_of: datetime, tiers: TierB
 
 def score_sql(value: Any, pairs: tuple[tuple[int, int], ...], *, at_most: bool = False) -> Any:
     """The class of `value` given the boundaries: the highest class whose boundary it reaches."""
-    if not pairs:
-        return null()
+    if not pairs:  # no buyers yet: a typed NULL, so comparisons on it still type-check
+        return cast(null(), Integer)
     *higher, (lowest, _) = pairs
     whens = [((value <= bound) if at_most else (value >= bound), klass) for klass, bound in higher]
     return case(*whens, else_=lowest) if whens else literal(lowest)

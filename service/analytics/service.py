@@ -35,6 +35,7 @@ from service.analytics.models import (
 from service.analytics.replenishment import learn_cycles
 from service.analytics.rfm import Bounds, compute_bounds
 from service.analytics.shop import shop_gap_x2
+from service.analytics.sql import table
 from service.clock import Clock
 from service.db import session_dialect
 from service.errors import NotFound
@@ -214,7 +215,7 @@ async def _finish(
             .group_by(MemberAnalytics.stage)
         )
         await session.execute(
-            insert(LifecycleSnapshot.__table__).from_select(
+            insert(table(LifecycleSnapshot)).from_select(
                 ["snapshot_date", "stage", "members", "run_id", "taken_at"], counts
             )
         )

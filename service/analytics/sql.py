@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     case,
@@ -72,7 +73,7 @@ def whole_days_between(later: ColumnElement[int], earlier: ColumnElement[int]) -
     return case((diff < 0, 0), else_=diff // DAY_SECONDS)
 
 
-def days_since(at: ColumnElement[datetime], now: datetime | ColumnElement[int]) -> Any:
+def days_since(at: Any, now: datetime | ColumnElement[int]) -> Any:
     """Whole days from `at` to `now` (a bound instant or an epoch-seconds expression)."""
     now_s = literal(epoch_of(now), BigInteger) if isinstance(now, datetime) else now
     return whole_days_between(now_s, epoch_s(at))
@@ -124,3 +125,9 @@ def grouped_median(
 
 def as_int(expression: Any) -> Any:
     return cast(expression, Integer)
+
+
+def table(model: Any) -> Table:
+    """A mapped class's Core table, for statements that bypass the ORM (INSERT … SELECT)."""
+    found: Table = model.__table__
+    return found

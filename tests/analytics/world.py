@@ -133,7 +133,7 @@ def _order(
     )
 
 
-def generate(members: int = 260, seed: int = 20260618) -> tuple[list[int], list[FakeOrder]]:
+def generate(members: int = 420, seed: int = 20260618) -> tuple[list[int], list[FakeOrder]]:
     rng = random.Random(seed)
     prices = {sku: price for sku, _, price, _ in PRODUCTS}
     orders: list[FakeOrder] = []
@@ -160,7 +160,7 @@ def generate(members: int = 260, seed: int = 20260618) -> tuple[list[int], list[
     return list(range(1, members + 1)), orders
 
 
-async def build(session: AsyncSession, *, members: int = 260, seed: int = 20260618) -> World:
+async def build(session: AsyncSession, *, members: int = 420, seed: int = 20260618) -> World:
     member_ids, orders = generate(members, seed)
     created = START - timedelta(days=30)
     await session.execute(
