@@ -33,16 +33,15 @@ from sqlalchemy import (
 )
 
 from service.analytics.config import AnalyticsConfig, PromoRule
-from service.analytics.lifecycle import StageParams, segment_sql, stage_sql
-from service.analytics.models import MemberAnalytics
-from service.analytics.rfm import TIER_CLASS, Bounds, cents, score_sql
+from service.analytics.lifecycle import ADAPTIVE, StageParams, segment_sql, stage_sql
+from service.analytics.models import MemberAnalytics, Stage
+from service.analytics.rfm import TIER_CLASS, Bounds, above_sql, cents, cutoff, recency_sql
+from service.analytics.shop import gap_days
 from service.analytics.sql import (
     days_since,
-    epoch_s,
     grouped_median,
     json_pairs,
     table,
-    whole_days_between,
 )
 from service.db import current_tx_id, dialect_insert
 from service.events.models import Event
@@ -83,33 +82,52 @@ def member_range(column: Any) -> Any:
     )
 
 
-def _order_facts(dialect: str, rule: PromoRule) -> tuple[Any, Any]:
-    """Per member in range: paid orders and promotional ones; twice the median gap in days."""
-    previous = func.lag(epoch_s(Order.paid_at)).over(
-        partition_by=Order.member_id, order_by=Order.paid_at
-    )
-    lagged = (
+def _promo_facts(rule: PromoRule) -> Any:
+    """Per member in range: paid orders and promotional ones (an index-only aggregate)."""
+    return (
         select(
             Order.member_id.label("member_id"),
-            case((is_promotional(rule), 1), else_=0).label("promo"),
-            whole_days_between(epoch_s(Order.paid_at), previous).label("gap"),
+            func.count().label("paid"),
+            func.sum(case((is_promotional(rule), 1), else_=0)).label("promo"),
         )
         .where(member_range(Order.member_id), counted_order())
-        .cte("lagged")
-        .prefix_with("MATERIALIZED")
-    )
-    facts = (
-        select(
-            lagged.c.member_id,
-            func.count().label("paid"),
-            func.sum(lagged.c.promo).label("promo"),
-        )
-        .group_by(lagged.c.member_id)
+        .group_by(Order.member_id)
         .subquery("facts")
     )
-    gaps = select(lagged.c.member_id, lagged.c.gap).where(lagged.c.gap.is_not(None)).subquery()
-    median = grouped_median(dialect, gaps, ["member_id"], "gap").subquery("median")
-    return facts, median
+
+
+def _gap_medians(dialect: str) -> Any:
+    """Per member in range: the median of the whole days between consecutive paid orders."""
+    gaps = gap_days(member_range(Order.member_id))
+    return grouped_median(dialect, gaps, ["member_id"], "gap").subquery("median")
+
+
+def _stage(config: AnalyticsConfig, c: Any, *, as_of: datetime, shop_gap_x2: int | None) -> Any:
+    """Fixed mode compares last_paid_at with three instants; adaptive needs day arithmetic."""
+    rules = config.stage
+    if rules.mode != ADAPTIVE:
+        moment = Member.last_paid_at.type
+        older = [
+            (c.last_paid_at < literal(cutoff(as_of, days), moment), stage.value)
+            for days, stage in (
+                (rules.churned_days, Stage.CHURNED),
+                (rules.at_risk_days, Stage.AT_RISK),
+                (rules.sleeping_days, Stage.SLEEPING),
+            )
+        ]
+        return case(
+            (~c.bought, null()),
+            *older,
+            (c.paid_orders == 1, Stage.NEW.value),
+            else_=Stage.ACTIVE.value,
+        )
+    return stage_sql(
+        StageParams.of(rules),
+        paid_orders=c.paid_orders,
+        days_since=case((c.bought, days_since(c.last_paid_at, as_of))),
+        member_gap_x2=c.gap_x2,
+        shop_gap_x2=literal(shop_gap_x2, Integer) if shop_gap_x2 is not None else null(),
+    )
 
 
 def fresh_select(
@@ -121,19 +139,22 @@ def fresh_select(
     shop_gap_x2: int | None,
 ) -> Any:
     """The new analytics row of every member in range, as one SELECT."""
-    facts, median = _order_facts(dialect, config.promo)
+    facts = _promo_facts(config.promo)
+    adaptive = config.stage.mode == ADAPTIVE
+    median = _gap_medians(dialect) if adaptive else None
     bought = and_(Member.paid_orders > 0, Member.last_paid_at.is_not(None))
-    days = days_since(Member.last_paid_at, as_of)
-    tier_value = score_sql(cents(Member.average_order_value), bounds.tier)
+    tier = above_sql(cents(Member.average_order_value), bounds.tier)
+    gap_x2 = cast(2 * median.c.median, Integer) if median is not None else cast(null(), Integer)
     base = (
         select(
             Member.id.label("member_id"),
-            Member.paid_orders.label("paid_orders"),
-            case((bought, days), else_=null()).label("days"),
-            case((bought, score_sql(days, bounds.recency, at_most=True))).label("r"),
-            case((bought, score_sql(Member.paid_orders, bounds.frequency))).label("f"),
-            case((bought, score_sql(cents(Member.total_spent), bounds.monetary))).label("m"),
-            case(*((and_(bought, tier_value == k), v.value) for k, v in TIER_CLASS.items())).label(
+            Member.paid_orders,
+            Member.last_paid_at,
+            bought.label("bought"),
+            case((bought, recency_sql(Member.last_paid_at, bounds.recency, as_of))).label("r"),
+            case((bought, above_sql(Member.paid_orders, bounds.frequency))).label("f"),
+            case((bought, above_sql(cents(Member.total_spent), bounds.monetary))).label("m"),
+            case(*((and_(bought, tier == k), v.value) for k, v in TIER_CLASS.items())).label(
                 "tier"
             ),
             func.coalesce(facts.c.promo, 0).label("promo"),
@@ -141,42 +162,30 @@ def fresh_select(
                 (facts.c.paid > 0, cast(facts.c.promo, Float) / cast(facts.c.paid, Float)),
                 else_=null(),
             ).label("promo_share"),
-            cast(2 * median.c.median, Integer).label("gap_x2"),
+            gap_x2.label("gap_x2"),
         )
         .select_from(Member)
         .outerjoin(facts, facts.c.member_id == Member.id)
-        .outerjoin(median, median.c.member_id == Member.id)
         .where(member_range(Member.id))
-        .subquery("base")
     )
-    c = base.c
-    stage = stage_sql(
-        StageParams.of(config.stage),
-        paid_orders=c.paid_orders,
-        days_since=c.days,
-        member_gap_x2=c.gap_x2,
-        shop_gap_x2=literal(shop_gap_x2, Integer) if shop_gap_x2 is not None else null(),
-    )
-    scored = (
-        select(
-            c.member_id,
-            c.r,
-            c.f,
-            c.m,
-            segment_sql(c.r, c.f).label("segment"),
-            stage.label("stage"),
-            c.tier,
-            c.promo,
-            c.promo_share,
-            c.gap_x2,
-        )
-        .where(c.member_id.is_not(None))
-        .subquery("scored")
-    )
+    if median is not None:
+        base = base.outerjoin(median, median.c.member_id == Member.id)
+    c = base.subquery("base").c
+    stage = _stage(config, c, as_of=as_of, shop_gap_x2=shop_gap_x2)
     at = literal(as_of, MemberAnalytics.stage_changed_at.type)
-    return select(scored, case((scored.c.stage.is_not(None), at))).where(
-        scored.c.member_id.is_not(None)
-    )
+    return select(
+        c.member_id,
+        c.r,
+        c.f,
+        c.m,
+        segment_sql(c.r, c.f),
+        stage,
+        c.tier,
+        c.promo,
+        c.promo_share,
+        c.gap_x2,
+        case((c.bought, at)),
+    ).where(c.member_id.is_not(None))
 
 
 @dataclass(frozen=True)
@@ -199,12 +208,16 @@ def chunk_statements(
     columns = ["member_id", *SCORED, "stage_changed_at"]
     stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(columns, fresh)
     new, cur = stmt.excluded, table(MemberAnalytics).c
-    moved = cur.stage.is_distinct_from(new.stage)
     at = literal(as_of, MemberAnalytics.stage_changed_at.type)
+    # An order refreshed this member's stage after the run's instant, from newer stats than
+    # this chunk may have read: that stage stands (the scores are the run's, as of as_of).
+    kept = and_(cur.stage_changed_at.is_not(None), cur.stage_changed_at > at)
+    moved = and_(~kept, cur.stage.is_distinct_from(new.stage))
     upsert = stmt.on_conflict_do_update(
         index_elements=["member_id"],
         set_={name: new[name] for name in SCORED}
         | {
+            "stage": case((kept, cur.stage), else_=new.stage),
             "previous_stage": case((moved, cur.stage), else_=cur.previous_stage),
             "stage_changed_at": case((moved, at), else_=cur.stage_changed_at),
         },

@@ -15,13 +15,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, cast, delete, distinct, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analytics.models import ReplenishmentCycle
 from service.analytics.schemas import LearnedCycle, ReplenishmentOut
-from service.analytics.sql import DAY_SECONDS, epoch_s, grouped_median
-from service.db import session_dialect
+from service.analytics.sql import DAY_SECONDS, epoch_s, grouped_median, reading
 from service.errors import NotFound
 from service.members.stats import counted_order
 from service.orders.models import Order, OrderItem
@@ -36,7 +46,7 @@ def repeat_pairs() -> Any:
         select(
             OrderItem.member_id,
             OrderItem.sku,
-            Order.paid_at,
+            epoch_s(Order.paid_at).label("paid_s"),
             func.sum(OrderItem.quantity).label("qty"),
         )
         .join(Order, Order.id == OrderItem.order_id)
@@ -44,12 +54,13 @@ def repeat_pairs() -> Any:
         .group_by(OrderItem.member_id, OrderItem.sku, Order.id, Order.paid_at)
         .subquery("lines")
     )
-    keys, order = [lines.c.member_id, lines.c.sku], lines.c.paid_at
-    previous = func.lag(epoch_s(lines.c.paid_at)).over(partition_by=keys, order_by=order)
+    keys, order = [lines.c.member_id, lines.c.sku], lines.c.paid_s
     lagged = select(
         lines.c.member_id,
         lines.c.sku,
-        (epoch_s(lines.c.paid_at) - previous).label("interval_s"),
+        (lines.c.paid_s - func.lag(lines.c.paid_s).over(partition_by=keys, order_by=order)).label(
+            "interval_s"
+        ),
         func.lag(lines.c.qty).over(partition_by=keys, order_by=order).label("prev_qty"),
     ).subquery("lagged")
     return (
@@ -59,67 +70,63 @@ def repeat_pairs() -> Any:
             (lagged.c.interval_s // lagged.c.prev_qty).label("per_unit_s"),
         )
         .where(lagged.c.interval_s.is_not(None))
-        .subquery("pairs")
+        .cte("pairs")
+        .prefix_with("MATERIALIZED")
     )
 
 
-def cycles_select(dialect: str, *, scope: str, min_pairs: int) -> Any:
-    """(key, median per-unit seconds, pairs, members) for keys with at least min_pairs pairs."""
+def cycles_select(dialect: str, *, min_pairs: int) -> Any:
+    """(scope, key, median per-unit seconds, pairs, members) per sku and per category, for keys
+    with at least min_pairs pairs; the pairs are computed once for both."""
     pairs = repeat_pairs()
-    if scope == CATEGORY:
-        pairs = (
-            select(Product.category.label("key"), pairs.c.member_id, pairs.c.per_unit_s)
-            .join(Product, Product.sku == pairs.c.sku)
-            .where(Product.category.is_not(None))
-            .subquery("keyed")
-        )
-    else:
-        pairs = select(pairs.c.sku.label("key"), pairs.c.member_id, pairs.c.per_unit_s).subquery(
-            "keyed"
-        )
-    median = grouped_median(dialect, pairs, ["key"], "per_unit_s").subquery("median")
+    keyed = union_all(
+        select(
+            literal(SKU).label("scope"),
+            pairs.c.sku.label("key"),
+            pairs.c.member_id,
+            pairs.c.per_unit_s,
+        ),
+        select(literal(CATEGORY), Product.category, pairs.c.member_id, pairs.c.per_unit_s)
+        .join(Product, Product.sku == pairs.c.sku)
+        .where(Product.category.is_not(None)),
+    ).subquery("keyed")
+    median = grouped_median(dialect, keyed, ["scope", "key"], "per_unit_s").subquery("median")
     members = (
-        select(pairs.c.key, func.count(distinct(pairs.c.member_id)).label("members"))
-        .group_by(pairs.c.key)
+        select(keyed.c.scope, keyed.c.key, func.count(distinct(keyed.c.member_id)).label("members"))
+        .group_by(keyed.c.scope, keyed.c.key)
         .subquery("members")
     )
     return (
-        select(median.c.key, median.c.median, median.c.n, members.c.members)
-        .join(members, members.c.key == median.c.key)
+        select(median.c.scope, median.c.key, median.c.median, median.c.n, members.c.members)
+        .join(members, (members.c.scope == median.c.scope) & (members.c.key == median.c.key))
         .where(median.c.n >= min_pairs)
-        .order_by(median.c.key)
+        .order_by(median.c.scope, median.c.key)
     )
 
 
-async def learn_cycles(sessions: Any, *, min_pairs: int, now: datetime) -> tuple[int, float]:
-    """Recompute every learned cycle: read in one transaction, replace the table in another.
-
-    Returns the number of cycles stored and the longest transaction in seconds.
-    """
+async def learn_cycles(sessions: Any, *, min_pairs: int, now: datetime) -> tuple[int, float, float]:
+    """Recompute every learned cycle: one read outside a transaction, then replace the table
+    in one short transaction. Returns the cycles stored, the write's and the read's seconds."""
     started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    async with sessions() as session, session.begin():
-        dialect = session_dialect(session)
-        for scope in (SKU, CATEGORY):
-            result = await session.execute(cycles_select(dialect, scope=scope, min_pairs=min_pairs))
-            rows += [
-                {
-                    "scope": scope,
-                    "key": key,
-                    "cycle_days": float(median) / DAY_SECONDS,
-                    "pairs": n,
-                    "members": members,
-                    "computed_at": now,
-                }
-                for key, median, n, members in result
-            ]
-    read_s = time.perf_counter() - started
-    started = time.perf_counter()
+    async with reading(sessions) as conn:
+        result = await conn.execute(cycles_select(conn.dialect.name, min_pairs=min_pairs))
+        rows = [
+            {
+                "scope": scope,
+                "key": key,
+                "cycle_days": float(median) / DAY_SECONDS,
+                "pairs": n,
+                "members": members,
+                "computed_at": now,
+            }
+            for scope, key, median, n, members in result
+        ]
+    read_s, started = time.perf_counter() - started, time.perf_counter()
     async with sessions() as session, session.begin():
         await session.execute(delete(ReplenishmentCycle))
         if rows:
             await session.execute(insert(ReplenishmentCycle), rows)
-    return len(rows), max(read_s, time.perf_counter() - started)
+    return len(rows), time.perf_counter() - started, read_s
 
 
 def _learned(scope: str, key: Any) -> Any:

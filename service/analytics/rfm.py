@@ -1,23 +1,24 @@
-"""RFM scores and value tiers: class boundaries over the shop's buyers in one statement.
+"""RFM scores and value tiers: class boundaries over the shop's buyers, once per run.
 
-A buyer's score on a measure is 1 + floor(5 x (rank - 1) / buyers), where rank is the SQL RANK
-of the buyer's value among all buyers (ascending merit: most days since the last order first,
-fewest orders, least net spend). Equal values share the lowest rank, so ties always share a
-score and a tied group straddling a quintile edge takes the lower score; when most buyers
-bought once, frequency skips scores (one-time buyers F1, every repeat buyer F4 or F5).
+A buyer's score on a measure is 1 + floor(5 x below / buyers), where `below` counts the buyers
+with strictly lower merit (more days since their last paid order, fewer paid orders, less net
+spend): the SQL RANK rule. Equal values always share a score, and a tied group straddling a
+quintile edge takes the lower one; when most buyers bought once, frequency skips scores (one-time
+buyers F1, every repeat buyer F4 or F5).
 
-Value tiers rank buyers by average order value the same way: a buyer whose share of buyers
-with a strictly lower AOV is at least (100 - high_percent)% is high, at least
-(100 - medium_percent)% medium, else low.
+Value tiers rank buyers by average order value the same way: a buyer with at least
+(100 - high_percent)% of buyers strictly below is high, with at least (100 - medium_percent)%
+medium, else low.
 
-Scores are stored per member by chunks (`chunks.py`). This module computes each non-empty
-class's boundary value once per run, so a chunk classifies its members by comparison alone.
+So score >= s exactly when the value exceeds the k-th smallest value, k = ceil((s - 1) n / 5):
+the boundaries are a few order statistics, one sort per measure, and a chunk classifies its
+members by comparison alone (recency by comparing last_paid_at with an instant).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -27,17 +28,16 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     null,
     select,
     type_coerce,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.analytics.config import TierBounds
 from service.analytics.models import ValueTier
-from service.analytics.sql import days_since
+from service.analytics.sql import DAY_SECONDS, epoch_of
 from service.members.models import Member
 
 TIER_CLASS = {3: ValueTier.HIGH, 2: ValueTier.MEDIUM, 1: ValueTier.LOW}
@@ -48,11 +48,28 @@ def cents(column: Any) -> Any:
     return type_coerce(column, BigInteger())
 
 
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def score_ranks(n: int) -> dict[int, int]:
+    """score -> k: a value scores at least `score` if it exceeds the k-th smallest."""
+    return {s: ceil_div((s - 1) * n, 5) for s in (5, 4, 3, 2)}
+
+
+def tier_ranks(n: int, tiers: TierBounds) -> dict[int, int]:
+    return {
+        3: ceil_div((100 - tiers.high_percent) * n, 100),
+        2: ceil_div((100 - tiers.medium_percent) * n, 100),
+    }
+
+
 @dataclass(frozen=True)
 class Bounds:
-    """Per measure, (class, boundary) for each non-empty class, highest class first.
+    """Per measure, (class, limit) from the highest class down; the lowest class is implied.
 
-    Recency boundaries are the most days a class holds; the others the least value.
+    recency: the score is at least `class` if the days since the last paid order are fewer
+    than `limit`; the others: if the value exceeds `limit`.
     """
 
     buyers: int
@@ -64,10 +81,10 @@ class Bounds:
     def to_json(self) -> dict[str, Any]:
         return {
             "buyers": self.buyers,
-            "recency": [list(p) for p in self.recency],
-            "frequency": [list(p) for p in self.frequency],
-            "monetary": [list(p) for p in self.monetary],
-            "tier": [list(p) for p in self.tier],
+            **{
+                name: [list(p) for p in getattr(self, name)]
+                for name in ("recency", "frequency", "monetary", "tier")
+            },
         }
 
     @classmethod
@@ -84,74 +101,68 @@ class Bounds:
         )
 
 
-def _class(rank: Any, n: Any) -> Any:
-    return 1 + (5 * (rank - 1)) // n
+BUYER = (Member.paid_orders > 0, Member.last_paid_at.is_not(None))
 
 
-def _tier_class(rank: Any, n: Any, tiers: TierBounds) -> Any:
-    return case(
-        (100 * (rank - 1) >= (100 - tiers.high_percent) * n, 3),
-        (100 * (rank - 1) >= (100 - tiers.medium_percent) * n, 2),
-        else_=1,
-    )
-
-
-def bounds_select(*, as_of: datetime, tiers: TierBounds) -> Any:
-    """(measure, class, boundary) rows: four window ranks over the buyers, one statement."""
-    buyers = (
-        select(
-            days_since(Member.last_paid_at, as_of).label("d"),
-            Member.paid_orders.label("f"),
-            cents(Member.total_spent).label("m"),
-            cents(Member.average_order_value).label("a"),
-        )
-        .where(Member.paid_orders > 0, Member.last_paid_at.is_not(None))
+def _picks(measure: str, value: Any, ranks: set[int]) -> Any:
+    ordered = (
+        select(value.label("v"), func.row_number().over(order_by=value).label("rn"))
+        .where(*BUYER)
         .subquery()
     )
-    ranked = (
-        select(
-            buyers,
-            func.count().over().label("n"),
-            func.rank().over(order_by=buyers.c.d.desc()).label("rr"),
-            func.rank().over(order_by=buyers.c.f).label("rf"),
-            func.rank().over(order_by=buyers.c.m).label("rm"),
-            func.rank().over(order_by=buyers.c.a).label("ra"),
-        )
-        .cte("ranked")
-        .prefix_with("MATERIALIZED")
-    )
-    c = ranked.c
-
-    def part(measure: str, klass: Any, bound: Any) -> Any:
-        return select(
-            literal(measure).label("measure"),
-            type_coerce(klass, Integer).label("cls"),
-            type_coerce(bound, BigInteger).label("bound"),
-            func.max(c.n).label("n"),
-        ).group_by(literal_column("cls"))
-
-    return union_all(
-        part("r", _class(c.rr, c.n), func.max(c.d)),
-        part("f", _class(c.rf, c.n), func.min(c.f)),
-        part("m", _class(c.rm, c.n), func.min(c.m)),
-        part("t", _tier_class(c.ra, c.n, tiers), func.min(c.a)),
+    return select(literal(measure).label("measure"), ordered.c.rn, ordered.c.v).where(
+        ordered.c.rn.in_(sorted(ranks))
     )
 
 
-async def compute_bounds(session: AsyncSession, *, as_of: datetime, tiers: TierBounds) -> Bounds:
-    found: dict[str, list[tuple[int, int]]] = {"r": [], "f": [], "m": [], "t": []}
-    buyers = 0
-    for measure, klass, bound, n in await session.execute(bounds_select(as_of=as_of, tiers=tiers)):
-        found[measure].append((int(klass), int(bound)))
-        buyers = int(n)
-    ordered = {k: tuple(sorted(v, reverse=True)) for k, v in found.items()}
-    return Bounds(buyers, ordered["r"], ordered["f"], ordered["m"], ordered["t"])
+async def compute_bounds(conn: AsyncConnection, *, as_of: datetime, tiers: TierBounds) -> Bounds:
+    """Buyers counted, then the needed order statistics of each measure (a sort each)."""
+    n = int(await conn.scalar(select(func.count()).select_from(Member).where(*BUYER)) or 0)
+    if n == 0:
+        return Bounds(0, (), (), (), ())
+    scores, tier = score_ranks(n), tier_ranks(n, tiers)
+    wanted = set(scores.values())
+    oldest = {
+        int(rn): v for _, rn, v in await conn.execute(_picks("r", Member.last_paid_at, wanted))
+    }
+    parts = [
+        _picks("f", Member.paid_orders, wanted),
+        _picks("m", cents(Member.total_spent), wanted),
+        _picks("t", cents(Member.average_order_value), {k for k in tier.values() if k} or {1}),
+    ]
+    found: dict[tuple[str, int], int] = {
+        (measure, int(rn)): int(v) for measure, rn, v in await conn.execute(union_all(*parts))
+    }
+    found |= {(m, 0): -1 for m in ("f", "m", "t")}  # the 0th smallest: every value exceeds it
+    now_s = epoch_of(as_of)
+    return Bounds(
+        n,
+        tuple((s, max(0, (now_s - epoch_of(oldest[k])) // DAY_SECONDS)) for s, k in scores.items()),
+        tuple((s, found[("f", k)]) for s, k in scores.items()),
+        tuple((s, found[("m", k)]) for s, k in scores.items()),
+        tuple((c, found[("t", k)]) for c, k in tier.items()),
+    )
 
 
-def score_sql(value: Any, pairs: tuple[tuple[int, int], ...], *, at_most: bool = False) -> Any:
-    """The class of `value` given the boundaries: the highest class whose boundary it reaches."""
-    if not pairs:  # no buyers yet: a typed NULL, so comparisons on it still type-check
+def above_sql(value: Any, pairs: tuple[tuple[int, int], ...]) -> Any:
+    """The highest class whose limit `value` exceeds, else 1; NULL without bounds (no buyers)."""
+    if not pairs:
         return cast(null(), Integer)
-    *higher, (lowest, _) = pairs
-    whens = [((value <= bound) if at_most else (value >= bound), klass) for klass, bound in higher]
-    return case(*whens, else_=lowest) if whens else literal(lowest)
+    return case(*((value > limit, klass) for klass, limit in pairs), else_=1)
+
+
+def cutoff(as_of: datetime, days: int) -> datetime:
+    """The instant T with: whole days from last_paid_at to as_of < days  <=>  last_paid_at >= T."""
+    return datetime.fromtimestamp(epoch_of(as_of) - days * DAY_SECONDS + 1, UTC)
+
+
+def recency_sql(last_paid_at: Any, pairs: tuple[tuple[int, int], ...], as_of: datetime) -> Any:
+    """The recency score by comparing last_paid_at with instants (no date arithmetic)."""
+    if not pairs:
+        return cast(null(), Integer)
+    whens = [
+        (last_paid_at >= literal(cutoff(as_of, limit), Member.last_paid_at.type), klass)
+        for klass, limit in pairs
+        if limit > 0  # fewer than 0 days: nobody
+    ]
+    return case(*whens, else_=1) if whens else literal(1)

@@ -1,9 +1,9 @@
 """Member analytics: recompute runs (nightly and on demand), and what the API reads.
 
 A run computes the RFM and value-tier boundaries in one read, then rewrites member analytics by
-member-id chunks, each its own short transaction (REPEATABLE READ on PostgreSQL: a member whose
-stats changed under the chunk makes it retry, never overwrite newer values), then relearns the
-replenishment cycles and writes the day's stage snapshot.
+member-id chunks, each its own short transaction, then relearns the replenishment cycles and
+writes the day's stage snapshot. The long reads run outside any transaction block (no write lock
+on SQLite, no transaction id on PostgreSQL), so other writers and event readers keep moving.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from service.analytics.models import (
 from service.analytics.replenishment import learn_cycles
 from service.analytics.rfm import Bounds, compute_bounds
 from service.analytics.shop import shop_gap_x2
-from service.analytics.sql import table
+from service.analytics.sql import reading, table
 from service.clock import Clock
 from service.db import session_dialect
 from service.errors import NotFound
@@ -63,7 +63,10 @@ class RunResult:
     stage_changes: int
     chunks: int
     cycles: int
-    longest_tx_ms: int
+    longest_tx_ms: int  # the longest write transaction
+    longest_read_ms: int = 0  # the longest read, outside any transaction block
+    members_seconds: float = 0.0  # boundaries, chunks, snapshot
+    cycles_seconds: float = 0.0  # replenishment cycles
 
 
 @dataclass
@@ -72,9 +75,13 @@ class _Progress:
     changes: int = 0
     chunks: int = 0
     longest_s: float = 0.0
+    longest_read_s: float = 0.0
 
     def tx(self, seconds: float) -> None:
         self.longest_s = max(self.longest_s, seconds)
+
+    def read(self, seconds: float) -> None:
+        self.longest_read_s = max(self.longest_read_s, seconds)
 
     @property
     def longest_ms(self) -> int:
@@ -107,7 +114,7 @@ async def run_pending(
 async def _execute(
     sessions: Sessions, run: AnalyticsRun, *, clock: Clock, config: AnalyticsConfig, worker: str
 ) -> RunResult:
-    progress = _Progress()
+    progress, started = _Progress(), time.perf_counter()
     dialect, bounds, gap_x2 = await _bounds(sessions, run, config=config, progress=progress)
     await _fenced(sessions, run.id, worker, bounds=bounds.to_json(), shop_gap_days_x2=gap_x2)
     statements = chunk_statements(
@@ -118,13 +125,24 @@ async def _execute(
         high = low + config.chunk_size
         await _chunk(sessions, statements, run.id, worker, low, high, clock, progress)
         low = high
-    cycles, seconds = await learn_cycles(
+    members_s, started = time.perf_counter() - started, time.perf_counter()
+    cycles, write_s, read_s = await learn_cycles(
         sessions, min_pairs=config.replenish_min_pairs, now=clock.now()
     )
-    progress.tx(seconds)
+    progress.tx(write_s)
+    progress.read(read_s)
+    cycles_s, started = time.perf_counter() - started, time.perf_counter()
     await _finish(sessions, run, worker=worker, config=config, clock=clock, progress=progress)
     return RunResult(
-        run.id, progress.rows, progress.changes, progress.chunks, cycles, progress.longest_ms
+        run.id,
+        progress.rows,
+        progress.changes,
+        progress.chunks,
+        cycles,
+        progress.longest_ms,
+        longest_read_ms=round(progress.longest_read_s * 1000),
+        members_seconds=members_s + time.perf_counter() - started,
+        cycles_seconds=cycles_s,
     )
 
 
@@ -133,14 +151,14 @@ async def _bounds(
 ) -> tuple[str, Bounds, int | None]:
     """The run's boundaries: stored by an earlier attempt, else computed now (one read)."""
     started = time.perf_counter()
-    async with sessions() as session, session.begin():
-        dialect = session_dialect(session)
+    async with reading(sessions) as conn:
+        dialect = conn.dialect.name
         if run.bounds is not None:
             return dialect, Bounds.from_json(run.bounds), run.shop_gap_days_x2
-        bounds = await compute_bounds(session, as_of=run.as_of, tiers=config.tiers)
+        bounds = await compute_bounds(conn, as_of=run.as_of, tiers=config.tiers)
         adaptive = config.stage.mode == ADAPTIVE
-        gap_x2 = await shop_gap_x2(session) if adaptive else None
-    progress.tx(time.perf_counter() - started)
+        gap_x2 = await shop_gap_x2(conn) if adaptive else None
+    progress.read(time.perf_counter() - started)
     return dialect, bounds, gap_x2
 
 
@@ -159,10 +177,6 @@ async def _chunk(
         started = time.perf_counter()
         try:
             async with sessions() as session, session.begin():
-                if session_dialect(session) == "postgresql":
-                    await session.connection(
-                        execution_options={"isolation_level": "REPEATABLE READ"}
-                    )
                 written = await _affected(session, await session.execute(statements.upsert, params))
                 changed = _rowcount(await session.execute(statements.events, params))
                 moved = await runs.advance(

@@ -1,29 +1,39 @@
-"""Shop-wide figures a recompute needs once: the median gap between a member's paid orders."""
+"""Purchase gaps: whole days between a member's consecutive paid orders, and the shop's median."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
-from service.analytics.sql import epoch_s, grouped_median, whole_days_between
-from service.db import session_dialect
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.analytics.sql import DAY_SECONDS, epoch_s, grouped_median
 from service.members.stats import counted_order
 from service.orders.models import Order
 
 
-async def shop_gap_x2(session: AsyncSession) -> int | None:
+def gap_days(*where: Any) -> Any:
+    """(member_id, gap) for each paid order after a member's first, among orders `where`."""
+    paid = (
+        select(Order.member_id.label("member_id"), epoch_s(Order.paid_at).label("paid_s"))
+        .where(counted_order(), *where)
+        .cte("paid")
+        .prefix_with("MATERIALIZED")  # the seconds once per order (SQLite parses text dates)
+    )
+    previous = func.lag(paid.c.paid_s).over(partition_by=paid.c.member_id, order_by=paid.c.paid_s)
+    diffs = select(paid.c.member_id, (paid.c.paid_s - previous).label("diff")).subquery("diffs")
+    return (
+        select(diffs.c.member_id, (diffs.c.diff // DAY_SECONDS).label("gap"))
+        .where(diffs.c.diff.is_not(None))
+        .subquery("gaps")
+    )
+
+
+async def shop_gap_x2(conn: AsyncConnection) -> int | None:
     """Twice the median, over every member's consecutive paid orders, of the whole days between
-    them; None while nobody has bought twice. One pass over ix_orders_member_facts."""
-    previous = func.lag(epoch_s(Order.paid_at)).over(
-        partition_by=Order.member_id, order_by=Order.paid_at
-    )
-    lagged = (
-        select(whole_days_between(epoch_s(Order.paid_at), previous).label("gap"))
-        .where(counted_order())
-        .subquery()
-    )
-    gaps = select(lagged.c.gap).where(lagged.c.gap.is_not(None)).subquery()
-    row = (await session.execute(grouped_median(session_dialect(session), gaps, [], "gap"))).first()
+    them; None while nobody has bought twice."""
+    median = grouped_median(conn.dialect.name, gap_days(), [], "gap")
+    row = (await conn.execute(median)).first()
     if row is None or row.median is None:
         return None
     return round(2 * float(row.median))

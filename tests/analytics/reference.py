@@ -161,6 +161,6 @@ def expected_members(
             tier[member_id],
             s.promo,
             s.promo / s.paid,
-            gaps[member_id],
+            gaps[member_id] if adaptive else None,  # gaps are computed in adaptive mode only
         )
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -232,3 +232,27 @@ def test_due_reason_table() -> None:
     ]
     for previous, now, reason in cases:
         assert due_reason(last=previous, config=config, now=now) == reason, (previous, now)
+
+
+async def test_a_stage_an_order_set_after_the_run_began_stands(
+    sessions: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    clock = FakeClock(AS_OF)
+    await analytics.run_pending(sessions, clock=clock, config=CONFIG)
+    expected = reference.expected_members(world, AS_OF)
+    member = next(m for m, e in expected.items() if e.stage == "churned")
+    clock.advance(hours=1)
+    async with sessions() as session, session.begin():
+        await analytics.request_recompute(session, config=CONFIG, now=clock.now())
+        # an order arrives while the run is queued: ingest refreshes the stage from new stats
+        await session.execute(
+            update(MemberAnalytics)
+            .where(MemberAnalytics.member_id == member)
+            .values(stage="active", stage_changed_at=clock.now() + timedelta(seconds=5))
+        )
+    result = await analytics.run_pending(sessions, clock=clock, config=CONFIG)
+    assert result is not None
+    assert result.stage_changes == 0
+    async with sessions() as session:
+        row = await session.get_one(MemberAnalytics, member)
+    assert (row.stage, row.recency_score) == ("active", expected[member].r)
