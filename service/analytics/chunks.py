@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     false,
     func,
     insert,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    update,
 )
 
 from service.analytics.config import AnalyticsConfig, PromoRule
@@ -175,55 +177,74 @@ def fresh_select(
     at = literal(as_of, MemberAnalytics.stage_changed_at.type)
     return select(
         c.member_id,
-        c.r,
-        c.f,
-        c.m,
-        segment_sql(c.r, c.f),
-        stage,
-        c.tier,
-        c.promo,
+        c.r.label("recency_score"),
+        c.f.label("frequency_score"),
+        c.m.label("monetary_score"),
+        segment_sql(c.r, c.f).label("segment"),
+        stage.label("stage"),
+        c.tier.label("value_tier"),
+        c.promo.label("promo_orders"),
         c.promo_share,
-        c.gap_x2,
-        case((c.bought, at)),
+        c.gap_x2.label("gap_days_x2"),
+        case((c.bought, at)).label("stage_changed_at"),
     ).where(c.member_id.is_not(None))
 
 
 @dataclass(frozen=True)
 class ChunkStatements:
-    upsert: Any
+    """A chunk's statements; each executes with {"lo": …, "hi": …}."""
+
+    existing: Any  # analytics rows in range
+    missing: Any  # members in range without one
+    update: Any
+    insert: Any
+    insert_racing: Any  # the insert again, for when an order added a row under it
     events: Any
 
 
-def chunk_statements(
-    dialect: str,
-    config: AnalyticsConfig,
-    bounds: Bounds,
-    *,
-    as_of: datetime,
-    now: datetime,
-    shop_gap_x2: int | None,
-) -> ChunkStatements:
-    """Both statements of a chunk, built once per run; execute with {"lo": …, "hi": …}."""
-    fresh = fresh_select(dialect, config, bounds, as_of=as_of, shop_gap_x2=shop_gap_x2)
-    columns = ["member_id", *SCORED, "stage_changed_at"]
-    stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(columns, fresh)
-    new, cur = stmt.excluded, table(MemberAnalytics).c
-    at = literal(as_of, MemberAnalytics.stage_changed_at.type)
+def _update(fresh: Any, at: Any) -> Any:
+    """Rewrite existing rows that changed (UPDATE … FROM: no speculative inserts)."""
+    new, cur = fresh.subquery("fresh").c, table(MemberAnalytics).c
     # An order refreshed this member's stage after the run's instant, from newer stats than
     # this chunk may have read: that stage stands (the scores are the run's, as of as_of).
     kept = and_(cur.stage_changed_at.is_not(None), cur.stage_changed_at > at)
     moved = and_(~kept, cur.stage.is_distinct_from(new.stage))
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["member_id"],
-        set_={name: new[name] for name in SCORED}
-        | {
-            "stage": case((kept, cur.stage), else_=new.stage),
-            "previous_stage": case((moved, cur.stage), else_=cur.previous_stage),
-            "stage_changed_at": case((moved, at), else_=cur.stage_changed_at),
-        },
-        where=or_(*(cur[name].is_distinct_from(new[name]) for name in SCORED)),
+    return (
+        update(table(MemberAnalytics))
+        .where(
+            cur.member_id == new.member_id,
+            or_(*(cur[name].is_distinct_from(new[name]) for name in SCORED)),
+        )
+        .values(
+            {name: new[name] for name in SCORED}
+            | {
+                "stage": case((kept, cur.stage), else_=new.stage),
+                "previous_stage": case((moved, cur.stage), else_=cur.previous_stage),
+                "stage_changed_at": case((moved, at), else_=cur.stage_changed_at),
+            }
+        )
     )
-    # A first stage (from none) is no transition: a backfill of history must not flood journeys.
+
+
+def _insert(fresh: Any, *, dialect: str | None = None) -> Any:
+    """Add rows for members who have none: a plain INSERT (twice as fast as an upsert), or with
+    `dialect`, one that skips rows an order's stage refresh added meanwhile."""
+    new = fresh.subquery("fresh")
+    has_row = exists().where(MemberAnalytics.member_id == new.c.member_id)
+    columns = ["member_id", *SCORED, "stage_changed_at"]
+    rows = select(*(new.c[name] for name in columns)).where(~has_row)
+    if dialect is None:
+        return insert(table(MemberAnalytics)).from_select(columns, rows)
+    return (
+        dialect_insert(dialect, table(MemberAnalytics))
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=["member_id"])
+    )
+
+
+def _events(at: Any, now: datetime) -> Any:
+    """member.stage_changed for the rows this run moved; a first stage (from none) is no
+    transition, so a backfill of history does not flood journeys."""
     changed = select(
         literal(STAGE_CHANGED),
         MemberAnalytics.member_id,
@@ -241,8 +262,32 @@ def chunk_statements(
         MemberAnalytics.stage_changed_at == at,
         MemberAnalytics.previous_stage.is_not(None),
     )
-    events = insert(table(Event)).from_select(
+    return insert(table(Event)).from_select(
         ["type", "member_id", "payload", "occurred_at", "recorded_at", "tx_id"], changed
     )
+
+
+def chunk_statements(
+    dialect: str,
+    config: AnalyticsConfig,
+    bounds: Bounds,
+    *,
+    as_of: datetime,
+    now: datetime,
+    shop_gap_x2: int | None,
+) -> ChunkStatements:
+    """The chunk's statements, built once per run."""
+    fresh = fresh_select(dialect, config, bounds, as_of=as_of, shop_gap_x2=shop_gap_x2)
+    at = literal(as_of, MemberAnalytics.stage_changed_at.type)
+    has_row = exists().where(MemberAnalytics.member_id == Member.id)
     counted = {"preserve_rowcount": True}  # SQLAlchemy reports an INSERT's rowcount only if asked
-    return ChunkStatements(upsert.execution_options(**counted), events.execution_options(**counted))
+    return ChunkStatements(
+        existing=select(func.count())
+        .select_from(MemberAnalytics)
+        .where(member_range(MemberAnalytics.member_id)),
+        missing=select(func.count()).where(member_range(Member.id), ~has_row),
+        update=_update(fresh, at),
+        insert=_insert(fresh).execution_options(**counted),
+        insert_racing=_insert(fresh, dialect=dialect).execution_options(**counted),
+        events=_events(at, now).execution_options(**counted),
+    )

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
+    Float,
     Integer,
     case,
     cast,
@@ -31,8 +33,8 @@ from sqlalchemy import (
     null,
     select,
     type_coerce,
-    union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.analytics.config import TierBounds
@@ -115,32 +117,65 @@ def _picks(measure: str, value: Any, ranks: set[int]) -> Any:
     )
 
 
+MEASURES = {
+    "r": Member.last_paid_at,  # oldest first: ascending merit is descending days
+    "f": Member.paid_orders,
+    "m": cents(Member.total_spent),
+    "t": cents(Member.average_order_value),
+}
+
+
+async def _order_statistics(
+    conn: AsyncConnection, n: int, wanted: dict[str, set[int]]
+) -> dict[tuple[str, int], Any]:
+    """The k-th smallest value of each measure, for the ranks wanted (k >= 1)."""
+    if conn.dialect.name == "postgresql":  # percentile_disc: one plain sort per measure
+        names = list(wanted)
+        ranks = {m: sorted(wanted[m]) for m in names}
+        picks = [
+            type_coerce(  # the driver's values as they are (aware datetimes, integers)
+                func.percentile_disc(
+                    literal([(k - 0.5) / n for k in ranks[m]], ARRAY(Float()))  # ceil(.) = k
+                ).within_group(MEASURES[m]),
+                ARRAY(DateTime(timezone=True) if m == "r" else BigInteger()),
+            )
+            for m in names
+        ]
+        row = (await conn.execute(select(*picks).where(*BUYER))).one()
+        return {
+            (m, k): v
+            for m, values in zip(names, row, strict=True)
+            for k, v in zip(ranks[m], values, strict=True)
+        }
+    found: dict[tuple[str, int], Any] = {}
+    for measure, ks in wanted.items():  # SQLite: ROW_NUMBER over each measure
+        for _, rn, v in await conn.execute(_picks(measure, MEASURES[measure], ks)):
+            found[(measure, int(rn))] = v
+    return found
+
+
 async def compute_bounds(conn: AsyncConnection, *, as_of: datetime, tiers: TierBounds) -> Bounds:
-    """Buyers counted, then the needed order statistics of each measure (a sort each)."""
+    """Buyers counted, then the needed order statistics of each measure."""
     n = int(await conn.scalar(select(func.count()).select_from(Member).where(*BUYER)) or 0)
     if n == 0:
         return Bounds(0, (), (), (), ())
     scores, tier = score_ranks(n), tier_ranks(n, tiers)
-    wanted = set(scores.values())
-    oldest = {
-        int(rn): v for _, rn, v in await conn.execute(_picks("r", Member.last_paid_at, wanted))
-    }
-    parts = [
-        _picks("f", Member.paid_orders, wanted),
-        _picks("m", cents(Member.total_spent), wanted),
-        _picks("t", cents(Member.average_order_value), {k for k in tier.values() if k} or {1}),
-    ]
-    found: dict[tuple[str, int], int] = {
-        (measure, int(rn)): int(v) for measure, rn, v in await conn.execute(union_all(*parts))
-    }
+    ks = set(scores.values())
+    found = await _order_statistics(
+        conn, n, {"r": ks, "f": ks, "m": ks, "t": {k for k in tier.values() if k} or {1}}
+    )
     found |= {(m, 0): -1 for m in ("f", "m", "t")}  # the 0th smallest: every value exceeds it
     now_s = epoch_of(as_of)
+
+    def days(k: int) -> int:
+        return max(0, (now_s - epoch_of(found[("r", k)])) // DAY_SECONDS)
+
     return Bounds(
         n,
-        tuple((s, max(0, (now_s - epoch_of(oldest[k])) // DAY_SECONDS)) for s, k in scores.items()),
-        tuple((s, found[("f", k)]) for s, k in scores.items()),
-        tuple((s, found[("m", k)]) for s, k in scores.items()),
-        tuple((c, found[("t", k)]) for c, k in tier.items()),
+        tuple((s, days(k)) for s, k in scores.items()),
+        tuple((s, int(found[("f", k)])) for s, k in scores.items()),
+        tuple((s, int(found[("m", k)])) for s, k in scores.items()),
+        tuple((c, int(found[("t", k)])) for c, k in tier.items()),
     )
 
 

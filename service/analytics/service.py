@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Date, delete, func, insert, literal, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.analytics import runs
@@ -177,7 +177,7 @@ async def _chunk(
         started = time.perf_counter()
         try:
             async with sessions() as session, session.begin():
-                written = await _affected(session, await session.execute(statements.upsert, params))
+                written = await _write(session, statements, params)
                 changed = _rowcount(await session.execute(statements.events, params))
                 moved = await runs.advance(
                     session,
@@ -270,6 +270,24 @@ async def _record_error(sessions: Sessions, run_id: int, *, worker: str, error: 
             .where(AnalyticsRun.id == run_id, AnalyticsRun.worker == worker)
             .values(error=error[:500], leased_until=None)
         )
+
+
+async def _write(session: AsyncSession, statements: ChunkStatements, params: dict[str, int]) -> int:
+    """Update the chunk's changed rows and insert the missing ones; the rows written."""
+    written = 0
+    if await session.scalar(statements.existing, params):
+        written += await _affected(session, await session.execute(statements.update, params))
+    if await session.scalar(statements.missing, params):
+        try:
+            async with session.begin_nested():
+                result = await session.execute(statements.insert, params)
+            written += await _affected(session, result)
+        except IntegrityError:  # an order's stage refresh added a row: skip those, then fill
+            result = await session.execute(statements.insert_racing, params)
+            written += await _affected(session, result)
+            result = await session.execute(statements.update, params)
+            written += await _affected(session, result)
+    return written
 
 
 async def _affected(session: AsyncSession, result: Any) -> int:
