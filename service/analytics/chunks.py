@@ -202,44 +202,48 @@ class ChunkStatements:
     events: Any
 
 
-def _update(fresh: Any, at: Any) -> Any:
-    """Rewrite existing rows that changed (UPDATE … FROM: no speculative inserts)."""
-    new, cur = fresh.subquery("fresh").c, table(MemberAnalytics).c
+def _changes(new: Any, at: Any) -> tuple[dict[str, Any], Any]:
+    """What a rewrite of an existing row sets, and when it is worth writing."""
+    cur = table(MemberAnalytics).c
     # An order refreshed this member's stage after the run's instant, from newer stats than
     # this chunk may have read: that stage stands (the scores are the run's, as of as_of).
     kept = and_(cur.stage_changed_at.is_not(None), cur.stage_changed_at > at)
     moved = and_(~kept, cur.stage.is_distinct_from(new.stage))
+    values = {name: new[name] for name in SCORED} | {
+        "stage": case((kept, cur.stage), else_=new.stage),
+        "previous_stage": case((moved, cur.stage), else_=cur.previous_stage),
+        "stage_changed_at": case((moved, at), else_=cur.stage_changed_at),
+    }
+    return values, or_(*(cur[name].is_distinct_from(new[name]) for name in SCORED))
+
+
+def _update(fresh: Any, at: Any) -> Any:
+    """Rewrite existing rows that changed (UPDATE … FROM: no speculative inserts)."""
+    new = fresh.subquery("fresh").c
+    values, differs = _changes(new, at)
     return (
         update(table(MemberAnalytics))
-        .where(
-            cur.member_id == new.member_id,
-            or_(*(cur[name].is_distinct_from(new[name]) for name in SCORED)),
-        )
-        .values(
-            {name: new[name] for name in SCORED}
-            | {
-                "stage": case((kept, cur.stage), else_=new.stage),
-                "previous_stage": case((moved, cur.stage), else_=cur.previous_stage),
-                "stage_changed_at": case((moved, at), else_=cur.stage_changed_at),
-            }
-        )
+        .where(table(MemberAnalytics).c.member_id == new.member_id, differs)
+        .values(values)
     )
 
 
-def _insert(fresh: Any, *, dialect: str | None = None) -> Any:
+def _insert(fresh: Any, at: Any, *, dialect: str | None = None) -> Any:
     """Add rows for members who have none: a plain INSERT (twice as fast as an upsert), or with
-    `dialect`, one that skips rows an order's stage refresh added meanwhile."""
+    `dialect`, an upsert of the whole range, for when an order's stage refresh added a row."""
     new = fresh.subquery("fresh")
-    has_row = exists().where(MemberAnalytics.member_id == new.c.member_id)
     columns = ["member_id", *SCORED, "stage_changed_at"]
-    rows = select(*(new.c[name] for name in columns)).where(~has_row)
+    rows = select(*(new.c[name] for name in columns))
     if dialect is None:
-        return insert(table(MemberAnalytics)).from_select(columns, rows)
-    return (
-        dialect_insert(dialect, table(MemberAnalytics))
-        .from_select(columns, rows)
-        .on_conflict_do_nothing(index_elements=["member_id"])
+        has_row = exists().where(MemberAnalytics.member_id == new.c.member_id)
+        return insert(table(MemberAnalytics)).from_select(columns, rows.where(~has_row))
+    # every member of the range: rows that appeared after any earlier count are caught here
+    stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(
+        columns,
+        rows.where(new.c.member_id.is_not(None)),  # SQLite needs a WHERE before ON
     )
+    values, differs = _changes(stmt.excluded, at)
+    return stmt.on_conflict_do_update(index_elements=["member_id"], set_=values, where=differs)
 
 
 def _events(at: Any, now: datetime) -> Any:
@@ -287,7 +291,7 @@ def chunk_statements(
         .where(member_range(MemberAnalytics.member_id)),
         missing=select(func.count()).where(member_range(Member.id), ~has_row),
         update=_update(fresh, at),
-        insert=_insert(fresh).execution_options(**counted),
-        insert_racing=_insert(fresh, dialect=dialect).execution_options(**counted),
+        insert=_insert(fresh, at).execution_options(**counted),
+        insert_racing=_insert(fresh, at, dialect=dialect).execution_options(**counted),
         events=_events(at, now).execution_options(**counted),
     )

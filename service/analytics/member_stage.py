@@ -53,7 +53,11 @@ def _refresh_statement(dialect: str) -> Any:
         shop_gap_x2=r.shop_gap_days_x2,
     )
     fresh = (
-        select(Member.id.label("member_id"), stage.label("stage"))
+        select(
+            Member.id.label("member_id"),
+            stage.label("stage"),
+            old.member_id.is_not(None).label("has_row"),
+        )
         .select_from(Member)
         .join(rules, true())
         .outerjoin(old, old.member_id == Member.id)
@@ -61,8 +65,8 @@ def _refresh_statement(dialect: str) -> Any:
         .subquery("fresh")
     )
     now = bindparam("now", type_=MemberAnalytics.stage_changed_at.type)
-    rows = select(fresh, case((fresh.c.stage.is_not(None), now))).where(
-        fresh.c.member_id.is_not(None)
+    rows = select(fresh.c.member_id, fresh.c.stage, case((fresh.c.stage.is_not(None), now))).where(
+        fresh.c.stage.is_not(None) | fresh.c.has_row  # no empty rows for members who never paid
     )
     stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(
         ["member_id", "stage", "stage_changed_at"], rows

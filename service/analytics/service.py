@@ -282,10 +282,8 @@ async def _write(session: AsyncSession, statements: ChunkStatements, params: dic
             async with session.begin_nested():
                 result = await session.execute(statements.insert, params)
             written += await _affected(session, result)
-        except IntegrityError:  # an order's stage refresh added a row: skip those, then fill
+        except IntegrityError:  # an order's stage refresh added a row meanwhile: upsert
             result = await session.execute(statements.insert_racing, params)
-            written += await _affected(session, result)
-            result = await session.execute(statements.update, params)
             written += await _affected(session, result)
     return written
 

@@ -22,7 +22,9 @@ async def test_recompute_is_queued_then_run_and_readable(
         now=clock.now(),
         msg_id="m1",
     )
-    assert (await anon.post("/v1/webhooks/orders", content=body, headers=headers)).status_code == 200
+    assert (
+        await anon.post("/v1/webhooks/orders", content=body, headers=headers)
+    ).status_code == 200
 
     response = await client.post("/v1/analytics/recompute")
     assert response.status_code == 202

@@ -256,3 +256,32 @@ async def test_a_stage_an_order_set_after_the_run_began_stands(
     async with sessions() as session:
         row = await session.get_one(MemberAnalytics, member)
     assert (row.stage, row.recency_score) == ("active", expected[member].r)
+
+
+async def test_a_chunk_whose_insert_collides_with_an_order_upserts_instead(
+    sessions: async_sessionmaker[AsyncSession], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = reference.expected_members(world, AS_OF)
+    buyer = next(iter(expected))
+    async with sessions() as session, session.begin():  # a stage refresh got there first
+        session.add(
+            MemberAnalytics(
+                member_id=buyer,
+                stage="active",
+                stage_changed_at=AS_OF + timedelta(seconds=1),
+                promo_orders=0,
+            )
+        )
+    collide = text(f"INSERT INTO member_analytics (member_id, promo_orders) VALUES ({buyer}, 0)")
+    built = analytics.chunk_statements
+
+    def colliding(*args: object, **kwargs: object) -> object:
+        return replace(built(*args, **kwargs), insert=collide, existing=select(0))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analytics, "chunk_statements", colliding)
+    await analytics.run_pending(sessions, clock=FakeClock(AS_OF), config=CONFIG)
+    found = await stored(sessions)
+    assert found[buyer] == replace(expected[buyer], stage="active")  # its stage stands
+    assert {m: e for m, e in found.items() if m != buyer} == {
+        m: e for m, e in expected.items() if m != buyer
+    }
