@@ -76,6 +76,17 @@ def _baseline(engine: Engine, kind: str) -> float:
     return time.perf_counter() - started
 
 
+def _forget(engine: Engine, kind: str) -> None:
+    """Back to before the first run: no analytics, no runs."""
+    with engine.begin() as conn:
+        for table in ("member_analytics", "analytics_runs", "lifecycle_snapshots"):
+            conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("DELETE FROM events WHERE type = 'member.stage_changed'"))
+    if kind == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE member_analytics"))
+
+
 def _mismatches(engine: Engine) -> tuple[int, int]:
     with engine.connect() as conn:
         wrong = conn.scalar(
@@ -153,9 +164,18 @@ def measure(kind: str, members: int, pg_server: str) -> dict[str, Any]:
     engine = make_sync_engine(url)
     figures: dict[str, Any] = {"members": members, "orders": 5 * members}
     figures["load_seconds"] = generate(engine, url, kind, members=members, orders=5 * members)
-    figures["baseline_seconds"] = _baseline(engine, kind)
-    figures |= asyncio.run(_ours(url, members, AS_OF, probe=False))
-    figures["mismatches"], figures["extra_scored"] = _mismatches(engine)
+    # Twice each, interleaved, the faster kept: this machine's load comes and goes.
+    baselines, runs = [], []
+    for attempt in range(2):
+        baselines.append(_baseline(engine, kind))
+        if attempt:
+            _forget(engine, kind)
+        runs.append(asyncio.run(_ours(url, members, AS_OF, probe=False)))
+        figures["mismatches"], figures["extra_scored"] = _mismatches(engine)
+    figures["baseline_seconds"] = min(baselines)
+    figures["baseline_all"] = "/".join(f"{b:.2f}" for b in baselines)
+    figures["ours_all"] = "/".join(f"{r['members_seconds']:.2f}" for r in runs)
+    figures |= min(runs, key=lambda r: r["members_seconds"])
     nightly = asyncio.run(_ours(url, members, AS_OF + timedelta(days=1), probe=True))
     figures["nightly_seconds"] = nightly["seconds"]
     figures["nightly_members_seconds"] = nightly["members_seconds"]

@@ -1,9 +1,10 @@
 """Data for the RFM benchmark, generated in the database (generate_series / a recursive CTE).
 
-Orders are in time order by id with members interleaved, as a shop's orders arrive; member ids
-are skewed (the product of two uniform draws) so a few members have hundreds of orders and most
-have one or two. Secondary indexes are dropped while loading and rebuilt after, as a bulk load
-would; member stats come from the production statement.
+Orders are in time order by id with members interleaved, as a shop's orders arrive; orders per
+member are skewed (the product of two uniform draws) so a few members have hundreds and most one
+or two, and the busy members are scattered over the id range, not bunched at its start.
+Secondary indexes are dropped while loading and rebuilt after, as a bulk load would; member
+stats come from the production statement.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from service.members.models import Member
 from service.members.stats import recompute_stats
 
 START = datetime(2024, 6, 1, tzinfo=UTC)
+SPREAD = 7919  # a prime: multiplying by it mod the member count scatters the busy members
 SPAN_S = 2 * 365 * 86_400  # two years of orders
 STATUS = (
     "(ARRAY['paid','shipped','delivered','delivered','delivered','delivered','refunded',"
@@ -41,7 +43,8 @@ def _pg_orders(members: int, orders: int) -> str:
     INSERT INTO orders (id, platform, external_id, member_id, status, currency, total,
         discount_total, refund_total, source, created_at, paid_at, recorded_at, updated_at)
     SELECT g, 'native', 'o' || g,
-        1 + (floor(random() * {members})::bigint * floor(random() * {members})::bigint) / {members},
+        1 + ((floor(random() * {members})::bigint * floor(random() * {members})::bigint)
+            / {members} * {SPREAD}) % {members},
         {STATUS}[1 + floor(random() * 8)::int], 'CNY', t, d, 0,
         {SOURCE}[1 + floor(random() * 6)::int], at, at + interval '2 minutes', at, at
     FROM (
@@ -61,7 +64,7 @@ def _sqlite_orders(members: int, orders: int) -> str:
     INSERT INTO orders (id, platform, external_id, member_id, status, currency, total,
         discount_total, refund_total, source, created_at, paid_at, recorded_at, updated_at)
     SELECT n, 'native', 'o' || n,
-        1 + ({u.format(n=members)} * {u.format(n=members)}) / {members},
+        1 + (({u.format(n=members)} * {u.format(n=members)}) / {members} * {SPREAD}) % {members},
         CASE abs(random()) % 8 WHEN 6 THEN 'refunded' WHEN 7 THEN 'cancelled'
             WHEN 0 THEN 'paid' WHEN 1 THEN 'shipped' ELSE 'delivered' END,
         'CNY', 1000 + abs(random()) % 50000,
