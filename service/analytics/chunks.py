@@ -195,9 +195,10 @@ class ChunkStatements:
     """A chunk's statements; each executes with {"lo": …, "hi": …}."""
 
     existing: Any  # analytics rows in range
-    missing: Any  # members in range without one
+    missing: Any  # buyers in range without one
     update: Any
-    insert: Any
+    insert_all: Any  # a range without rows (a first run)
+    insert_missing: Any
     insert_racing: Any  # the insert again, for when an order added a row under it
     events: Any
 
@@ -228,15 +229,19 @@ def _update(fresh: Any, at: Any) -> Any:
     )
 
 
-def _insert(fresh: Any, at: Any, *, dialect: str | None = None) -> Any:
-    """Add rows for members who have none: a plain INSERT (twice as fast as an upsert), or with
-    `dialect`, an upsert of the whole range, for when an order's stage refresh added a row."""
+def _insert(fresh: Any, at: Any, *, only_missing: bool = False, dialect: str | None = None) -> Any:
+    """Add rows with a plain INSERT (twice as fast as an upsert): for the whole range, or
+    `only_missing`; with `dialect`, an upsert of the whole range instead, for when an order's
+    stage refresh added a row under the plain one."""
     new = fresh.subquery("fresh")
     columns = ["member_id", *SCORED, "stage_changed_at"]
     rows = select(*(new.c[name] for name in columns))
     if dialect is None:
-        has_row = exists().where(MemberAnalytics.member_id == new.c.member_id)
-        return insert(table(MemberAnalytics)).from_select(columns, rows.where(~has_row))
+        rows = rows.where(new.c.stage.is_not(None))  # no rows for members who never paid
+        if only_missing:  # not for an empty range: planned on an empty table, the anti-join
+            # scans the pages this very INSERT fills, once per row (8 s instead of 0.6 s)
+            rows = rows.where(~exists().where(MemberAnalytics.member_id == new.c.member_id))
+        return insert(table(MemberAnalytics)).from_select(columns, rows)
     # every member of the range: rows that appeared after any earlier count are caught here
     stmt = dialect_insert(dialect, table(MemberAnalytics)).from_select(
         columns,
@@ -289,9 +294,12 @@ def chunk_statements(
         existing=select(func.count())
         .select_from(MemberAnalytics)
         .where(member_range(MemberAnalytics.member_id)),
-        missing=select(func.count()).where(member_range(Member.id), ~has_row),
+        missing=select(func.count()).where(
+            member_range(Member.id), Member.last_paid_at.is_not(None), ~has_row
+        ),
         update=_update(fresh, at),
-        insert=_insert(fresh, at).execution_options(**counted),
+        insert_all=_insert(fresh, at).execution_options(**counted),
+        insert_missing=_insert(fresh, at, only_missing=True).execution_options(**counted),
         insert_racing=_insert(fresh, at, dialect=dialect).execution_options(**counted),
         events=_events(at, now).execution_options(**counted),
     )

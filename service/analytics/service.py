@@ -280,18 +280,23 @@ async def _record_error(sessions: Sessions, run_id: int, *, worker: str, error: 
 
 async def _write(session: AsyncSession, statements: ChunkStatements, params: dict[str, int]) -> int:
     """Update the chunk's changed rows and insert the missing ones; the rows written."""
-    written = 0
-    if await session.scalar(statements.existing, params):
-        written += await _affected(session, await session.execute(statements.update, params))
+    if not await session.scalar(statements.existing, params):
+        return await _insert(session, statements.insert_all, statements, params)
+    written = await _affected(session, await session.execute(statements.update, params))
     if await session.scalar(statements.missing, params):
-        try:
-            async with session.begin_nested():
-                result = await session.execute(statements.insert, params)
-            written += await _affected(session, result)
-        except IntegrityError:  # an order's stage refresh added a row meanwhile: upsert
-            result = await session.execute(statements.insert_racing, params)
-            written += await _affected(session, result)
+        written += await _insert(session, statements.insert_missing, statements, params)
     return written
+
+
+async def _insert(
+    session: AsyncSession, plain: Any, statements: ChunkStatements, params: dict[str, int]
+) -> int:
+    try:
+        async with session.begin_nested():
+            result = await session.execute(plain, params)
+        return await _affected(session, result)
+    except IntegrityError:  # an order's stage refresh added a row meanwhile: upsert the range
+        return await _affected(session, await session.execute(statements.insert_racing, params))
 
 
 async def _affected(session: AsyncSession, result: Any) -> int:

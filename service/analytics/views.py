@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analytics.models import MemberAnalytics
@@ -35,3 +35,26 @@ def analytics_stats(row: MemberAnalytics | None) -> dict[str, Any]:
         "value_tier": row.value_tier,
         "promo_share": row.promo_share,
     }
+
+
+FIELDS = (
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "segment",
+    "stage",
+    "value_tier",
+    "promo_share",
+)
+
+
+def analytics_column(member: Any, name: str) -> ScalarSelect[Any]:
+    """One analytics field of `member` (Member or an alias) as a correlated scalar subquery: a
+    primary-key lookup, NULL without a row. For the journey condition field registry."""
+    if name not in FIELDS:
+        raise KeyError(name)
+    return (
+        select(getattr(MemberAnalytics, name))
+        .where(MemberAnalytics.member_id == member.id)
+        .scalar_subquery()
+    )
