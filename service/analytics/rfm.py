@@ -103,7 +103,8 @@ class Bounds:
         )
 
 
-BUYER = (Member.paid_orders > 0, Member.last_paid_at.is_not(None))
+# Member stats set both from one aggregate: a member has a last payment iff a paid order.
+BUYER = (Member.last_paid_at.is_not(None),)
 
 
 def _picks(measure: str, value: Any, ranks: set[int]) -> Any:
@@ -148,7 +149,16 @@ async def _order_statistics(
             for k, v in zip(ranks[m], values, strict=True)
         }
     found: dict[tuple[str, int], Any] = {}
-    for measure, ks in wanted.items():  # SQLite: ROW_NUMBER over each measure
+    for k in wanted.pop("r"):  # ix_members_last_paid_at: a walk of k entries, no sort
+        oldest = select(Member.last_paid_at).where(*BUYER).order_by(Member.last_paid_at)
+        found[("r", k)] = await conn.scalar(oldest.limit(1).offset(k - 1))
+    counts = select(Member.paid_orders, func.count()).where(*BUYER).group_by(Member.paid_orders)
+    seen, wanted_f = 0, sorted(wanted.pop("f"))  # few distinct order counts: count, don't sort
+    for value, count in await conn.execute(counts.order_by(Member.paid_orders)):
+        seen += count
+        while wanted_f and wanted_f[0] <= seen:
+            found[("f", wanted_f.pop(0))] = value
+    for measure, ks in wanted.items():  # spend and AOV: ROW_NUMBER over each
         for _, rn, v in await conn.execute(_picks(measure, MEASURES[measure], ks)):
             found[(measure, int(rn))] = v
     return found
