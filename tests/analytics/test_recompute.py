@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.analytics import runs
+from service.analytics import recompute, runs
 from service.analytics import service as analytics
 from service.analytics.config import AnalyticsConfig
 from service.analytics.lifecycle import StageRules
 from service.analytics.models import AnalyticsRun, LifecycleSnapshot, MemberAnalytics, RunStatus
+from service.analytics.views import analytics_column
 from service.clock import FakeClock
 from service.events.models import Event
 from service.members.models import Member
@@ -172,7 +173,7 @@ async def test_a_worker_that_lost_its_lease_stops_without_writing(
     clock = FakeClock(AS_OF)
     async with sessions() as session, session.begin():
         await analytics.request_recompute(session, config=CONFIG, now=clock.now())
-    original = analytics._chunk
+    original = recompute._chunk
     calls = 0
 
     async def steal_after_first(*args: object, **kwargs: object) -> None:
@@ -183,11 +184,11 @@ async def test_a_worker_that_lost_its_lease_stops_without_writing(
                 await session.execute(update(AnalyticsRun).values(worker="thief"))
         await original(*args, **kwargs)  # type: ignore[arg-type]
 
-    analytics._chunk = steal_after_first  # type: ignore[assignment]
+    recompute._chunk = steal_after_first  # type: ignore[assignment]
     try:
         assert await analytics.run_pending(sessions, clock=clock, config=CONFIG) is None
     finally:
-        analytics._chunk = original  # type: ignore[assignment]
+        recompute._chunk = original  # type: ignore[assignment]
     async with sessions() as session:
         written = await session.scalar(select(func.count()).select_from(MemberAnalytics))
     assert written == len([m for m in reference.expected_members(world, AS_OF) if m < 37])
@@ -272,15 +273,28 @@ async def test_a_chunk_whose_insert_collides_with_an_order_upserts_instead(
             )
         )
     collide = text(f"INSERT INTO member_analytics (member_id, promo_orders) VALUES ({buyer}, 0)")
-    built = analytics.chunk_statements
+    built = recompute.chunk_statements
 
     def colliding(*args: object, **kwargs: object) -> object:
         return replace(built(*args, **kwargs), insert_all=collide, insert_missing=collide)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(analytics, "chunk_statements", colliding)
+    monkeypatch.setattr(recompute, "chunk_statements", colliding)
     await analytics.run_pending(sessions, clock=FakeClock(AS_OF), config=CONFIG)
     found = await stored(sessions)
     assert found[buyer] == replace(expected[buyer], stage="active")  # its stage stands
     assert {m: e for m, e in found.items() if m != buyer} == {
         m: e for m, e in expected.items() if m != buyer
     }
+
+
+async def test_analytics_fields_read_as_correlated_columns_for_conditions(
+    sessions: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    await analytics.run_pending(sessions, clock=FakeClock(AS_OF), config=CONFIG)
+    expected = reference.expected_members(world, AS_OF)
+    champions = select(Member.id).where(analytics_column(Member, "segment") == "champions")
+    async with sessions() as session:
+        found = set(await session.scalars(champions))
+    assert found == {m for m, e in expected.items() if e.segment == "champions"}
+    with pytest.raises(KeyError):
+        analytics_column(Member, "previous_stage")
