@@ -10,6 +10,7 @@ started there are no rules yet, and this does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -87,8 +88,22 @@ def _refresh_statement(dialect: str) -> Any:
 REFRESH = {dialect: _refresh_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-async def refresh_member_stage(session: AsyncSession, *, member_id: int, now: datetime) -> None:
-    """Recompute one member's stage from their stats; a change appends member.stage_changed."""
+# The order events after which paid orders or their net amounts may differ; a created, shipped
+# or delivered order leaves the stats (and so the stage) as they were.
+STATS_EVENTS = frozenset({"order.paid", "order.refunded", "order.cancelled", "order.updated"})
+
+
+async def refresh_member_stage(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    now: datetime,
+    events: Collection[str] = STATS_EVENTS,
+) -> None:
+    """Recompute one member's stage from their stats after these order events, if any of them
+    can move it; a change appends member.stage_changed."""
+    if STATS_EVENTS.isdisjoint(events):
+        return
     row = (
         await session.execute(
             REFRESH[session_dialect(session)],

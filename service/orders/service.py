@@ -121,7 +121,7 @@ async def ingest_order(
     if events:
         await recompute_stats(session, member_ids=[member_id])
         await _append_order_events(session, events, order, order_id, member_id, platform, now)
-        await refresh_member_stage(session, member_id=member_id, now=now)
+        await refresh_member_stage(session, member_id=member_id, now=now, events=events)
     counts = session.info.setdefault("orders_ingested", {})
     counts[platform] = counts.get(platform, 0) + 1
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)
