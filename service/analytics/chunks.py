@@ -156,7 +156,7 @@ def fresh_select(
             case((bought, recency_sql(Member.last_paid_at, bounds.recency, as_of))).label("r"),
             case((bought, above_sql(Member.paid_orders, bounds.frequency))).label("f"),
             case((bought, above_sql(cents(Member.total_spent), bounds.monetary))).label("m"),
-            case(*((and_(bought, tier == k), v.value) for k, v in TIER_CLASS.items())).label(
+            case((bought, case({k: v.value for k, v in TIER_CLASS.items()}, value=tier))).label(
                 "tier"
             ),
             func.coalesce(facts.c.promo, 0).label("promo"),
@@ -224,7 +224,11 @@ def _update(fresh: Any, at: Any) -> Any:
     values, differs = _changes(new, at)
     return (
         update(table(MemberAnalytics))
-        .where(table(MemberAnalytics).c.member_id == new.member_id, differs)
+        .where(
+            member_range(table(MemberAnalytics).c.member_id),  # else a scan of the whole table
+            table(MemberAnalytics).c.member_id == new.member_id,
+            differs,
+        )
         .values(values)
     )
 

@@ -163,10 +163,12 @@ def segment_for(recency: int | None, frequency: int | None) -> Segment | None:
 
 
 def segment_sql(recency: Any, frequency: Any) -> ColumnElement[str | None]:
-    return case(
-        *(
-            (and_(recency.between(r_lo, r_hi), frequency.between(f_lo, f_hi)), segment.value)
-            for (r_lo, r_hi), (f_lo, f_hi), segment in SEGMENT_RULES
-        ),
-        else_=null(),
-    )
+    """segment_for as a simple CASE on 10 R + F: each score is evaluated once per row (the
+    scores are CASE expressions themselves, which the planner inlines wherever they appear)."""
+    cells = {
+        10 * r + f: segment.value
+        for r in range(1, 6)
+        for f in range(1, 6)
+        if (segment := segment_for(r, f)) is not None
+    }
+    return case(cells, value=10 * recency + frequency, else_=null())
