@@ -8,6 +8,7 @@ on SQLite, no transaction id on PostgreSQL), so other writers and event readers 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -32,6 +33,8 @@ from service.clock import Clock
 
 log = logging.getLogger("huitou.analytics")
 Sessions = async_sessionmaker[AsyncSession]
+SQLITE_WRITE_SPELL = 1.0  # seconds of chunks before a pause
+SQLITE_PAUSE = 0.12
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,16 @@ async def _execute(
     statements = chunk_statements(
         dialect, config, bounds, as_of=run.as_of, now=clock.now(), shop_gap_x2=gap_x2
     )
-    low, last = run.next_member_id, run.last_member_id or 0
+    low, last, writing_since = run.next_member_id, run.last_member_id or 0, time.perf_counter()
     while low <= last:
         high = low + config.chunk_size
         await _chunk(sessions, statements, run.id, worker, low, high, clock, progress)
         low = high
+        if dialect == "sqlite" and time.perf_counter() - writing_since > SQLITE_WRITE_SPELL:
+            # SQLite's waiting writers poll every 100 ms and would miss the gaps between
+            # back-to-back chunks: a pause each second bounds their wait (about 10% slower).
+            await asyncio.sleep(SQLITE_PAUSE)
+            writing_since = time.perf_counter()
     members_s, started = time.perf_counter() - started, time.perf_counter()
     cycles, write_s, read_s = await learn_cycles(
         sessions, min_pairs=config.replenish_min_pairs, now=clock.now()
