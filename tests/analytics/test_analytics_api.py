@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
@@ -67,3 +69,27 @@ async def test_the_scheduler_job_runs_a_due_recompute_once(
     first = await run_once(ctx)
     assert isinstance(first["analytics_recompute"], dict)
     assert (await run_once(ctx))["analytics_recompute"] is None
+
+
+async def test_two_replicas_never_run_the_same_recompute_twice(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    from service.analytics import service as analytics
+    from service.analytics.config import AnalyticsConfig
+
+    config = AnalyticsConfig()
+    results = await asyncio.gather(
+        analytics.run_pending(sessions, clock=clock, config=config, worker="a"),
+        analytics.run_pending(sessions, clock=clock, config=config, worker="b"),
+    )
+    assert sorted(r is None for r in results) == [False, True]
+    assert await analytics.run_pending(sessions, clock=clock, config=config, worker="c") is None
+
+
+def test_analytics_settings_parse_and_refuse_nonsense() -> None:
+    settings = Settings(promo_sources="flash_sale, live_stream ,", stage_mode="adaptive")
+    assert settings.promo_sources == ["flash_sale", "live_stream"]
+    with pytest.raises(ValueError, match="stage thresholds must grow"):
+        Settings(stage_sleeping_days=200)
+    with pytest.raises(ValueError, match="HIGH_PERCENT must be below"):
+        Settings(value_tier_high_percent=60, value_tier_medium_percent=50)
