@@ -1,5 +1,11 @@
 """Every model, imported in one place so Alembic and the tests see the whole schema."""
 
+from service.analytics.models import (
+    AnalyticsRun,
+    LifecycleSnapshot,
+    MemberAnalytics,
+    ReplenishmentCycle,
+)
 from service.events.models import Event, EventCursor
 from service.instance import InstanceSecret
 from service.journeys.models import (
@@ -17,6 +23,7 @@ from service.orders.models import Order, OrderItem, WebhookDelivery
 from service.products.models import Product
 
 __all__ = [
+    "AnalyticsRun",
     "ApiKey",
     "ConsentChange",
     "Enrolment",
@@ -26,7 +33,9 @@ __all__ = [
     "InstanceSecret",
     "Journey",
     "JourneyVersion",
+    "LifecycleSnapshot",
     "Member",
+    "MemberAnalytics",
     "MemberConsent",
     "MemberTag",
     "Message",
@@ -35,6 +44,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "ReplenishmentCycle",
     "Suppression",
     "TriggerWatermark",
     "WebhookDelivery",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.analytics import service as analytics_service
+from service.analytics.config import AnalyticsConfig
 from service.clock import Clock
 from service.instance import InstanceSecrets
 from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
@@ -53,6 +55,14 @@ async def purge_webhook_deliveries(ctx: JobContext) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def analytics_recompute(ctx: JobContext) -> object:
+    """The nightly member analytics recompute (or a queued, due or interrupted one), if this
+    replica gets it; it works in short chunk transactions and may take minutes."""
+    config = AnalyticsConfig.from_settings(ctx.settings)
+    result = await analytics_service.run_pending(ctx.sessions, clock=ctx.clock, config=config)
+    return asdict(result) if result else None
+
+
 async def dispatch_messages(ctx: JobContext) -> dict[str, int] | str:
     """Send every due outbox message (and settle unknown outcomes); counts by outcome."""
     if ctx.gateways is None:
@@ -77,6 +87,7 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
         PeriodicJob("journey_time_triggers", timedelta(minutes=1), journey_time_triggers),
         PeriodicJob("journey_advance", timedelta(seconds=5), journey_advance),
         PeriodicJob("purge_webhook_deliveries", timedelta(hours=1), purge_webhook_deliveries),
+        PeriodicJob("analytics_recompute", timedelta(minutes=5), analytics_recompute),
         PeriodicJob(
             "dispatch_messages",
             timedelta(seconds=settings.dispatch_interval_seconds),

@@ -88,15 +88,35 @@ class Settings(BaseSettings):
     retry_deadline_seconds: int = Field(default=14_400, ge=0)
     unknown_check_seconds: int = Field(default=60, ge=1)
     unknown_deadline_seconds: int = Field(default=86_400, ge=60)
-    # Journeys: batch size of the engine's jobs, life-cycle stage thresholds in days.
+    # Journeys: batch size of the engine's jobs.
     journey_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Life-cycle stages (days since the last paid order) and member analytics (README table).
     stage_sleeping_days: int = Field(default=90, ge=1)
     stage_at_risk_days: int = Field(default=180, ge=1)
     stage_churned_days: int = Field(default=365, ge=1)
+    stage_mode: Literal["fixed", "adaptive"] = "fixed"
+    stage_reference_gap_days: int = Field(default=30, ge=1)
+    stage_adaptive_min_orders: int = Field(default=3, ge=2)
+    value_tier_high_percent: int = Field(default=25, ge=1, le=99)
+    value_tier_medium_percent: int = Field(default=50, ge=2, le=100)
+    promo_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["flash_sale", "clearance"]
+    )
+    promo_min_discount_percent: int = Field(default=30, ge=0, le=100)
+    replenish_min_pairs: int = Field(default=20, ge=1)
+    analytics_nightly_at: str = Field(default="03:00", pattern=r"^\d{2}:\d{2}$")
+    analytics_chunk_size: int = Field(default=20_000, ge=100, le=1_000_000)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
     def split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("promo_sources", mode="before")
+    @classmethod
+    def split_sources(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -187,6 +207,8 @@ class Settings(BaseSettings):
             )
         if not self.stage_sleeping_days < self.stage_at_risk_days < self.stage_churned_days:
             raise ValueError("stage thresholds must grow: sleeping < at_risk < churned days")
+        if not self.value_tier_high_percent < self.value_tier_medium_percent:
+            raise ValueError("value tiers: HIGH_PERCENT must be below MEDIUM_PERCENT")
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose one of HUITOU_SMTP_STARTTLS and HUITOU_SMTP_IMPLICIT_TLS")
         if self.dispatch_lease_seconds < 3 * self.gateway_timeout_seconds:

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from service.analytics import replenishment
+from service.analytics.schemas import ReplenishmentOut
 from service.api.deps import ClockDep, DbSession, MarketerOrIngest
 from service.products import service as product_service
 from service.products.models import Product
@@ -33,3 +35,9 @@ async def put_product(
 @router.get("/{sku}", response_model=ProductOut)
 async def get_product(sku: Sku, session: DbSession) -> Product:
     return await product_service.get_product(session, sku=sku)
+
+
+@router.get("/{sku}/replenishment", response_model=ReplenishmentOut)
+async def get_replenishment(sku: Sku, session: DbSession) -> ReplenishmentOut:
+    """How long one unit lasts: set on the product, else learned from repeat purchases."""
+    return await replenishment.replenishment_of(session, sku=sku)

@@ -27,8 +27,9 @@ EVENT_LOG_LOCK = 0x6875_6974_6F75_0001  # "huitou" + 1: the advisory lock key of
 WRITING = "event_log_writer"
 
 
-async def _join_writers(session: AsyncSession) -> None:
-    """Hold the log's shared lock until this transaction ends (once per transaction)."""
+async def join_log_writers(session: AsyncSession) -> None:
+    """Hold the log's shared lock until this transaction ends (once per transaction). Every
+    statement that inserts into `events` runs after this; `append_events` calls it."""
     transaction = session.get_transaction()
     if session_dialect(session) != "postgresql" or session.info.get(WRITING) is transaction:
         return
@@ -55,7 +56,7 @@ async def append_events(
     """Append events in the writer's transaction, in this order, in one executemany."""
     if not events:
         return
-    await _join_writers(session)
+    await join_log_writers(session)
     await session.execute(
         _INSERT_EVENTS,
         [

@@ -10,6 +10,8 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analytics.models import MemberAnalytics
+from service.analytics.views import analytics_of, analytics_stats
 from service.members.models import Channel, Member, MemberConsent, MemberTag, Suppression
 from service.members.schemas import ConsentOut, LunarBirthday, MemberOut, MemberPage, MemberStats
 from service.members.service import contact_hashes, decode_cursor, encode_cursor
@@ -48,6 +50,7 @@ async def member_views(
         consents[row.member_id][row.channel] = ConsentOut(
             granted=row.granted, source=row.source, changed_at=row.changed_at
         )
+    analytics = await analytics_of(session, ids)
     hashes = {m.id: contact_hashes(salt, m.phone, m.email) for m in members}
     all_hashes = [h for per in hashes.values() for h in per.values()]
     suppressed = (
@@ -67,6 +70,7 @@ async def member_views(
             tags=tags[m.id],
             consent=consents[m.id],
             suppressed=[c for c, h in hashes[m.id].items() if (c, h) in suppressed],
+            analytics=analytics.get(m.id),
             now=now,
         )
         for m in members
@@ -79,6 +83,7 @@ def _view(
     tags: list[str],
     consent: dict[Channel, ConsentOut],
     suppressed: list[Channel],
+    analytics: MemberAnalytics | None,
     now: datetime,
 ) -> MemberOut:
     lunar = (
@@ -109,6 +114,7 @@ def _view(
             first_paid_at=m.first_paid_at,
             last_paid_at=m.last_paid_at,
             days_since_last_paid=(now - m.last_paid_at).days if m.last_paid_at else None,
+            **analytics_stats(analytics),
         ),
         created_at=m.created_at,
         updated_at=m.updated_at,

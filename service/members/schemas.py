@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from service.analytics.models import Segment, Stage, ValueTier
 from service.inputs import InputModel
 from service.members.models import Channel, Gender
 
@@ -87,6 +88,14 @@ class ConsentOut(BaseModel):
     changed_at: datetime
 
 
+class RfmScores(BaseModel):
+    """Quintile scores 1-5 over the shop's buyers, as of the last recompute (5 = best)."""
+
+    recency: int
+    frequency: int
+    monetary: int
+
+
 class MemberStats(BaseModel):
     paid_orders: int
     total_spent: Decimal
@@ -94,6 +103,13 @@ class MemberStats(BaseModel):
     first_paid_at: datetime | None
     last_paid_at: datetime | None
     days_since_last_paid: int | None
+    rfm: RfmScores | None = None
+    segment: Segment | None = None
+    stage: Stage | None = None
+    value_tier: ValueTier | None = None
+    promo_share: float | None = Field(
+        default=None, description="Share of the paid orders that were promotional (0-1)."
+    )
 
 
 class MemberOut(BaseModel):

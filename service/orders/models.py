@@ -25,7 +25,18 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("platform", "external_id"),
-        Index(None, "member_id", "paid_at"),
+        # Covers every per-member read of paid orders (stats, RFM, gaps, promotion share), so
+        # they are index-only scans instead of one heap page per order.
+        Index(
+            "ix_orders_member_facts",
+            "member_id",
+            "paid_at",
+            "status",
+            "total",
+            "refund_total",
+            "discount_total",
+            "source",
+        ),
         Index(None, "status", "created_at"),
     )
 

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from service.analytics import reports
+from service.analytics.config import AnalyticsConfig
+from service.analytics.periods import Period
+from service.analytics.report_schemas import (
+    ConcentrationRow,
+    FunnelRow,
+    LifecycleRow,
+    NewBuyersRow,
+    Report,
+    ReturnRateRow,
+    to_csv,
+)
+from service.api.deps import ClockDep, DbSession, Marketer, SettingsDep
+
+router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Marketer])
+
+From = Annotated[date, Query(alias="from", description="First local date, in the shop's zone.")]
+To = Annotated[date, Query(alias="to", description="Last local date, included.")]
+Format = Annotated[Literal["json", "csv"], Query(alias="format")]
+PeriodQuery = Annotated[Period, Query(description="day, week (ISO, from Monday) or month")]
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"}
+}
+
+
+def _respond(report: Report[Any], fmt: str) -> Any:
+    if fmt != "csv":
+        return report
+    name = f"{report.report}_{report.date_from}_{report.date_to}.csv"
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/repurchase-funnel", response_model=Report[FunnelRow], responses=CSV)
+async def repurchase_funnel(
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    fmt: Format = "json",
+) -> Any:
+    """Members with at least k paid orders in the range and the share who went on to k + 1."""
+    report = await reports.repurchase_funnel(
+        session,
+        first=first,
+        last=last,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt)
+
+
+@router.get("/return-rate", response_model=Report[ReturnRateRow], responses=CSV)
+async def return_rate(
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    period: PeriodQuery = Period.MONTH,
+    fmt: Format = "json",
+) -> Any:
+    """Per period, the share of its buyers who had bought before it (回头率)."""
+    report = await reports.return_rate(
+        session,
+        first=first,
+        last=last,
+        period=period,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt)
+
+
+@router.get("/new-buyers", response_model=Report[NewBuyersRow], responses=CSV)
+async def new_buyers(
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    period: PeriodQuery = Period.MONTH,
+    fmt: Format = "json",
+) -> Any:
+    """New buyers per period and their 30/60/90-day repurchase rates."""
+    report = await reports.new_buyers(
+        session,
+        first=first,
+        last=last,
+        period=period,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt)
+
+
+@router.get("/lifecycle", response_model=Report[LifecycleRow], responses=CSV)
+async def lifecycle(
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    period: PeriodQuery = Period.MONTH,
+    fmt: Format = "json",
+) -> Any:
+    """Members per life-cycle stage at the end of each period."""
+    report = await reports.lifecycle(
+        session,
+        first=first,
+        last=last,
+        period=period,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt)
+
+
+@router.get("/value-concentration", response_model=Report[ConcentrationRow], responses=CSV)
+async def value_concentration(
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    fmt: Format = "json",
+) -> Any:
+    """Share of buyers against share of revenue, by AOV tier and by AOV decile."""
+    report = await reports.value_concentration(
+        session,
+        first=first,
+        last=last,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt)
