@@ -20,6 +20,8 @@ from service.db import UtcDateTime
 from service.errors import InvalidInput
 
 MAX_PERIODS = 1000
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)  # a month or a zone offset past it leaves the calendar
 
 
 class Period(StrEnum):
@@ -58,6 +60,10 @@ def next_start(day: date, period: Period) -> date:
 
 
 def check_range(first: date, last: date) -> None:
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            msg = f"`{name}` must lie between {EARLIEST} and {LATEST}"
+            raise InvalidInput([{"loc": ["query", name], "msg": msg}])
     if last < first:
         raise InvalidInput([{"loc": ["query", "to"], "msg": "`to` is before `from`"}])
 

@@ -145,6 +145,19 @@ async def test_a_range_ending_before_it_starts_is_refused(client: httpx.AsyncCli
     assert response.json()["detail"][0]["loc"] == ["query", "to"]
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "field"),
+    [("0001-01-01", "2000-01-01", "from"), ("2026-01-01", "9999-12-31", "to")],
+)
+async def test_a_date_off_the_calendar_is_refused_naming_it(
+    client: httpx.AsyncClient, first: str, last: str, field: str
+) -> None:
+    for name in ("return-rate", "new-buyers", "lifecycle", "value-concentration"):
+        response = await client.get(f"/v1/reports/{name}", params={"from": first, "to": last})
+        assert response.status_code == 422, name
+        assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""
