@@ -189,6 +189,12 @@ async def test_get_returns_computed_stats(client: httpx.AsyncClient, clock: Fake
         "first_paid_at": "2026-06-18T01:02:00Z",
         "last_paid_at": "2026-06-20T01:00:00Z",
         "days_since_last_paid": 10,
+        # scored by the analytics recompute, which has not run yet
+        "rfm": None,
+        "segment": None,
+        "stage": None,
+        "value_tier": None,
+        "promo_share": None,
     }
 
 
