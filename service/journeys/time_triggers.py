@@ -42,8 +42,6 @@ from service.journeys.rule import (
     InactivityTrigger,
     JourneyRule,
     ReplenishmentTrigger,
-    Stage,
-    StageTrigger,
     UnpaidOrderTrigger,
 )
 from service.members.models import Member
@@ -52,7 +50,7 @@ from service.orders.models import Order, OrderItem, OrderStatus
 from service.products.models import Product
 from service.settings import Settings
 
-TIME_TRIGGERS = ("unpaid_order", "replenishment", "calendar", "inactivity", "stage")
+TIME_TRIGGERS = ("unpaid_order", "replenishment", "calendar", "inactivity")
 LONGEST_RUN_OUT = timedelta(days=730)
 MICROSECOND = timedelta(microseconds=1)  # a product bought in bulk still runs out within two years
 
@@ -69,19 +67,10 @@ class Shop:
 
     zone: ZoneInfo
     country: str
-    stage_days: dict[Stage, int]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Shop:
-        return cls(
-            zone=settings.zone,
-            country=settings.country,
-            stage_days={
-                Stage.SLEEPING: settings.stage_sleeping_days,
-                Stage.AT_RISK: settings.stage_at_risk_days,
-                Stage.CHURNED: settings.stage_churned_days,
-            },
-        )
+        return cls(zone=settings.zone, country=settings.country)
 
 
 async def run_time_triggers(session: AsyncSession, *, now: datetime, shop: Shop) -> dict[str, int]:
@@ -122,9 +111,6 @@ def time_candidates(rule: JourneyRule, window: Window, shop: Shop) -> list[Candi
         return calendar(rule, trigger, window, shop)
     if isinstance(trigger, InactivityTrigger):
         return [lapsed(rule, window, days=trigger.days, prefix="lapse:")]
-    if isinstance(trigger, StageTrigger):
-        days = shop.stage_days[trigger.stage]
-        return [lapsed(rule, window, days=days, prefix=f"{trigger.stage.value}:")]
     raise ValueError(f"{trigger.type} is not a time-driven trigger")
 
 
