@@ -78,8 +78,9 @@ class UnpaidOrderTrigger(Model):
 
 
 class ReplenishmentTrigger(Model):
-    """An item running out: `quantity × replenish_days` after delivery (or payment), less
-    `before`; once per item, and not if the member has bought the product again since."""
+    """An item running out: `quantity ×` the days a unit lasts (the product's `replenish_days`,
+    else its learned cycle) after delivery (or payment), less `before`; once per item, and not
+    if the member has bought the product again since."""
 
     type: Literal["replenishment"]
     before: Duration = timedelta(days=3)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from service.analytics.replenishment import effective_replenish_days
 from service.calendar.occasions import BirthdayOccasion, OccasionKind
 from service.calendar.queries import birthday_on, members_due
 from service.calendar.triggers import Due, due_in_zones
@@ -166,13 +167,12 @@ def unpaid_orders(rule: JourneyRule, trigger: UnpaidOrderTrigger, window: Window
 
 
 def replenishment(rule: JourneyRule, trigger: ReplenishmentTrigger, window: Window) -> Candidates:
-    """Items whose supply runs out `before` from now: once per item, unless bought again."""
+    """Items whose supply runs out `before` from now: once per item, unless bought again. A
+    unit lasts the product's `replenish_days`, else its learned cycle, else its category's."""
     basis = Order.delivered_at if trigger.basis == "delivered" else Order.paid_at
-    fire = (
-        epoch_seconds(basis)
-        + OrderItem.quantity * Product.replenish_days * 86_400
-        - trigger.before.total_seconds()
-    )
+    days = effective_replenish_days(Product, sku=OrderItem.sku)
+    runs_out = OrderItem.quantity * days * 86_400
+    fire = epoch_seconds(basis) + runs_out - trigger.before.total_seconds()
     later_item, later_order = aliased(OrderItem), aliased(Order)
     bought_again = exists().where(
         later_item.member_id == OrderItem.member_id,
@@ -196,8 +196,7 @@ def replenishment(rule: JourneyRule, trigger: ReplenishmentTrigger, window: Wind
         .join(Member, Member.id == OrderItem.member_id)
         .where(
             counted_order(Order),
-            Product.replenish_days.is_not(None),
-            basis > window.start - LONGEST_RUN_OUT,
+            basis > window.start - LONGEST_RUN_OUT,  # no cycle at all: `fire` is NULL, never due
             fire > window.start.timestamp(),
             fire <= window.end.timestamp(),
             ~bought_again,
