@@ -23,6 +23,7 @@ from tests.journeys.helpers import create_active, enrolments, post_order, tick
 from tests.journeys.templates.support import member_ids, timeline
 
 STAGES = [s.value for s in Stage]
+STAGE_CHANGED = "member.stage_changed"
 
 
 def stage_journey(stage: str, **trigger: Any) -> dict[str, Any]:
@@ -169,6 +170,10 @@ async def test_from_narrows_the_move_and_the_audience_reads_analytics(
     dry = await client.post(f"/v1/journeys/{key('active')}/dry-run", json={"sample": 5})
     assert dry.status_code == 200, dry.text
     assert (dry.json()["members"], dry.json()["sample"]) == (1, ["lin"])
+    any_move = stage_journey("any") | {"key": "any-move", "trigger": {"event": STAGE_CHANGED}}
+    assert (await client.post("/v1/journeys", json=any_move)).status_code == 201
+    dry = await client.post("/v1/journeys/any-move/dry-run", json={"sample": 5})
+    assert (dry.json()["members"], dry.json()["sample"]) == (2, ["mei", "lin"])
 
 
 @pytest.mark.parametrize(
