@@ -38,7 +38,7 @@ from service.journeys.dryrun import dry_run
 from service.journeys.enrolments import LiveJourney
 from service.journeys.jobs import journey_advance
 from service.journeys.models import Enrolment, EnrolmentState, EnrolmentStep
-from service.journeys.rule import JourneyRule, Stage
+from service.journeys.rule import JourneyRule
 from service.journeys.time_triggers import Shop
 from service.messaging.outbox import Message
 from service.scheduler import JobContext
@@ -66,11 +66,7 @@ HOLIDAY_CARE = {
 BASELINE_COUNT = (
     "SELECT count(*) FROM members WHERE erased_at IS NULL AND paid_orders >= 2 AND city = '杭州'"
 )
-SHOP = Shop(
-    zone=ZoneInfo("Asia/Shanghai"),
-    country="CN",
-    stage_days={Stage.SLEEPING: 90, Stage.AT_RISK: 180, Stage.CHURNED: 365},
-)
+SHOP = Shop(zone=ZoneInfo("Asia/Shanghai"), country="CN")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,10 @@ FIELDS = (
     "monetary_score",
     "segment",
     "stage",
+    "previous_stage",
+    "stage_changed_at",
     "value_tier",
+    "promo_orders",
     "promo_share",
 )
 

@@ -7,6 +7,7 @@ on the instant itself, computed from `now` in Python, so the planner sees `t <= 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -32,6 +33,29 @@ def integer_plan(op: str, bound: Decimal) -> tuple[str, int] | bool:
         "!=": ("!=", up) if up == down else True,
     }
     return plans[op]
+
+
+def real_plan(op: str, bound: Decimal) -> tuple[str, float] | bool:
+    """`x op bound` for every finite double x read as its shortest decimal (`repr`), as
+    (op, double), or a constant.
+
+    Reading doubles by their shortest decimals keeps their order, and the bound lies in the
+    rounding interval of f, the double nearest it: so if f reads above the bound, x > bound <=>
+    x >= f and x <= bound <=> x < f; if below, x >= bound <=> x > f and x < bound <=> x <= f; if
+    f reads as the bound, the comparison stands. Equality needs f to read as the bound.
+    """
+    nearest = float(bound)
+    if math.isinf(nearest):
+        below = nearest > 0  # every double lies below the bound
+        return {"<": below, "<=": below, ">": not below, ">=": not below, "!=": True}.get(op, False)
+    reads = Decimal(repr(nearest))
+    if reads == bound:
+        return op, nearest
+    if op in ("==", "!="):
+        return op == "!="
+    if reads > bound:
+        return {">": ">=", ">=": ">=", "<": "<", "<=": "<"}[op], nearest
+    return {">": ">", ">=": ">", "<": "<=", "<=": "<="}[op], nearest
 
 
 def int64_outcome(op: str, k: int) -> bool | None:

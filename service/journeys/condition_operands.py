@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from service.journeys.condition_tree import (
@@ -157,12 +159,20 @@ class OperandParser:
                 return None
             return Ref(field, default)
         try:
-            return Ref(field, coerce_literal(default, DOMAIN_OF[field.type]))
+            value = coerce_literal(default, DOMAIN_OF[field.type])
         except TypeError:
             self.fail(loc, f"default {describe(default)} does not fit {field.name} ({field.type})")
+            return None
         except ValueError as exc:
             self.fail(loc, str(exc))
-        return None
+            return None
+        if field.type == FieldType.NUMBER:
+            # It stands in for a stored double, so it is one, read as the field reads them.
+            if not math.isfinite(nearest := float(value)):
+                self.fail(loc, f"default {describe(default)} is out of range for {field.name}")
+                return None
+            value = Decimal(repr(nearest))
+        return Ref(field, value)
 
     def field(self, name: str, loc: Loc) -> Field | None:
         field = self.catalogue.lookup(name)

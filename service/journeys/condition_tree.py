@@ -44,6 +44,7 @@ class Domain(StrEnum):
 DOMAIN_OF = {
     FieldType.INT: Domain.NUMBER,
     FieldType.MONEY: Domain.NUMBER,
+    FieldType.NUMBER: Domain.NUMBER,
     FieldType.TEXT: Domain.TEXT,
     FieldType.DATETIME: Domain.DATETIME,
     FieldType.DATE: Domain.DATE,

@@ -25,7 +25,9 @@ Semantics (two-valued: never unknown)
 - A comparison with a null side is false; `!` of it is true. Only == / != against the literal
   null test for null: {"==": [{"var": "member.city"}, null]}. So != "x" is false for a null city.
 - Every comparison has one type. Numbers (int, money, days) compare exactly as decimals: money
-  70.005 is between 70.00 and 70.01, never a float. Text compares case-sensitively by code point.
+  70.005 is between 70.00 and 70.01, never a float; a number field (a stored double, such as
+  member.promo_share) reads as the decimal it prints as, like a JSON number. Text compares
+  case-sensitively by code point.
   Datetime fields compare with ISO 8601 instants that carry an offset ("2026-06-18T10:00:00+08:00",
   "…Z") as instants; date fields with "YYYY-MM-DD" dates; a date never stands for a datetime.
   Bools only with == and !=. Comparing a field with another field needs the same type.

@@ -18,6 +18,7 @@ from pydantic import JsonValue
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Numeric,
     String,
     and_,
@@ -36,6 +37,7 @@ from service.journeys.bounds import (
     elapsed_at_most,
     int64_outcome,
     integer_plan,
+    real_plan,
     shifted,
 )
 from service.journeys.condition_parse import parse_condition
@@ -66,6 +68,7 @@ from service.journeys.condition_tree import (
 from service.journeys.fields import CATALOGUE, FieldCatalogue, FieldType, SqlScope
 from service.journeys.sql_functions import (
     epoch_us,
+    floor_div,
     json_is_bool,
     json_is_null,
     json_is_number,
@@ -112,13 +115,6 @@ def _number(value: Decimal) -> ColumnElement[Any]:
     if value == value.to_integral_value() and INT64_MIN <= value <= INT64_MAX:
         return literal(int(value), BigInteger())
     return literal(value, Numeric())
-
-
-def _floor_div(value: ColumnElement[int], divisor: int) -> ColumnElement[int]:
-    """Floor division in integers on both dialects, whose / and % truncate toward zero."""
-    rest = ((value % divisor) + divisor) % divisor
-    # precedence=100: rendered like *, so the difference on its left is parenthesized.
-    return (value - rest).op("/", precedence=100, return_type=BigInteger())(divisor)
 
 
 def _guarded(guards: list[Guard], test: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -216,7 +212,7 @@ class _Compiler:
             at, guard = self.value(operand.ref, Domain.DATETIME)
             now_us = literal((self.now - EPOCH) // MICROSECOND, BigInteger())
             diff = now_us - epoch_us(at) if operand.unit.is_since else epoch_us(at) - now_us
-            return _floor_div(diff, operand.unit.step // MICROSECOND), guard
+            return floor_div(diff, operand.unit.step // MICROSECOND), guard
         expr, guard = self.column(operand, domain)
         if operand.default is None:
             return expr, guard
@@ -225,6 +221,8 @@ class _Compiler:
             return func.coalesce(expr, _number(default * 100)), None
         if operand.field.type == FieldType.INT:
             return func.coalesce(expr, _number(default)), None
+        if operand.field.type == FieldType.NUMBER:  # the default is a double already
+            return func.coalesce(expr, literal(float(default), Float())), None
         return func.coalesce(expr, literal(default, expr.type)), None
 
     def versus(
@@ -245,6 +243,8 @@ class _Compiler:
         if operand.field.type in (FieldType.INT, FieldType.MONEY):
             scale = 100 if operand.field.type == FieldType.MONEY else 1  # money is stored in cents
             return self.integer_versus(expr, guard, op, value * scale)
+        if operand.field.type == FieldType.NUMBER:
+            return self.real_versus(expr, guard, op, value)
         if domain == Domain.TEXT and op in ORDERING:
             expr = ordered_text(expr)
         return self.checked(operand, guard, _SQL_COMPARE[op](expr, value))
@@ -267,6 +267,15 @@ class _Compiler:
             return _holds(guard) if outcome else false()
         # bound as BIGINT: a bound beyond an INTEGER column's range must compare, not overflow
         return _guarded([guard], _SQL_COMPARE[plan_op](expr, literal(k, BigInteger())))
+
+    def real_versus(
+        self, expr: ColumnElement[Any], guard: Guard, op: str, bound: Decimal
+    ) -> ColumnElement[bool]:
+        plan = real_plan(op, bound)
+        if isinstance(plan, bool):
+            return _holds(guard) if plan else false()
+        plan_op, nearest = plan
+        return _guarded([guard], _SQL_COMPARE[plan_op](expr, literal(nearest, Float())))
 
     def elapsed_versus(self, operand: Elapsed, op: str, bound: Decimal) -> ColumnElement[bool]:
         at, guard = self.column(operand.ref, Domain.DATETIME)
@@ -306,6 +315,8 @@ class _Compiler:
             keys = [
                 int(v) for v in scaled if v == v.to_integral_value() and INT64_MIN <= v <= INT64_MAX
             ]
+        if operand.field.type == FieldType.NUMBER:  # only a value a double reads as
+            keys = [float(v) for v in values if Decimal(repr(float(v))) == v]
         return _guarded([guard], expr.in_(keys)) if keys else false()
 
     def contains(self, node: Contains) -> ColumnElement[bool]:

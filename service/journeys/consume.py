@@ -1,5 +1,6 @@
-"""Journeys react to the event log: triggers enrol, `exit_when` ends, goals convert, and a
-`wait_for` step moves on. One consumer cursor, row-locked, so one replica reads at a time.
+"""Journeys react to the event log: event and stage triggers enrol, `exit_when` ends, goals
+convert, and a `wait_for` step moves on. One consumer cursor, row-locked, so one replica reads
+at a time.
 
 Within a batch, events are handled in log order, and for each event the enrolments that
 already exist react before new ones are made: the paid order that enrols a member in
@@ -31,9 +32,11 @@ from service.journeys.rule import (
     EventTrigger,
     Goal,
     JourneyRule,
+    StageTrigger,
     WaitFor,
     WaitForStep,
 )
+from service.journeys.stage_entry import stage_entry_key
 
 CONSUMER = "journeys"
 LONGEST_GOAL = timedelta(days=366)
@@ -68,7 +71,7 @@ async def consume_events(
         return {"events": 0, "entered": 0, "reacted": 0}
     journeys = await live_journeys(session, statuses=(JourneyStatus.ACTIVE, JourneyStatus.PAUSED))
     batch = await _load(session, events, journeys, now=now, worker=worker)
-    triggered = [j for j in journeys if isinstance(j.rule.trigger, EventTrigger)]
+    triggered = [j for j in journeys if isinstance(j.rule.trigger, EventTrigger | StageTrigger)]
     for event in events:
         if event.member_id is None:
             continue
@@ -194,23 +197,32 @@ def _log(
     )
 
 
+def _entry_key(journey: LiveJourney, event: Event, batch: Batch) -> str | None:
+    """What the event enters its member for under the journey's trigger; None: no entry."""
+    trigger = journey.rule.trigger
+    if isinstance(trigger, StageTrigger):
+        return stage_entry_key(trigger, event, batch.facts)
+    assert isinstance(trigger, EventTrigger)
+    if event.type != trigger.event.value:
+        return None
+    return f"order:{event.order_id}" if event.order_id is not None else "member"
+
+
 async def _maybe_enrol(
     session: AsyncSession, batch: Batch, journey: LiveJourney, event: Event
 ) -> None:
-    trigger = journey.rule.trigger
-    assert isinstance(trigger, EventTrigger)
     if (
-        event.type != trigger.event.value
-        or event.recorded_at < journey.activated_at  # only what happens once it is live
+        event.recorded_at < journey.activated_at  # only what happens once it is live
         or batch.rules.journeys[journey.id].status is not JourneyStatus.ACTIVE
+        or (key := _entry_key(journey, event, batch)) is None
     ):
         return
     member = batch.facts.members.get(event.member_id or 0)
     if member is None or member.erased_at is not None:
         return
-    if not (batch.holds(trigger.if_, event) and batch.holds(journey.rule.audience, event)):
+    trigger_if = journey.rule.trigger.if_
+    if not (batch.holds(trigger_if, event) and batch.holds(journey.rule.audience, event)):
         return
-    key = f"order:{event.order_id}" if event.order_id is not None else "member"
     rows = single(member.id, key=key, occurrence=f"event:{event.id}", order_id=event.order_id)
     candidates = Candidates(rows, after_event_id=event.id, arrived_at=event.recorded_at)
     if await enrol(session, journey, candidates, now=batch.now):

@@ -1,9 +1,9 @@
 """Dry runs: who a journey would enrol, counted in SQL with the same selects the engine uses.
 
 Event, order and item triggers look back over a window (who would have entered over the last
-30 days); calendar triggers look ahead (who will enter over the next 30 days); inactivity and
-stage triggers count the members who crossed the line within the last window. Nothing is
-written.
+30 days); calendar triggers look ahead (who will enter over the next 30 days); inactivity
+triggers count the members who crossed the line within the last window, stage triggers those
+whose analytics entered the stage then and are still in it. Nothing is written.
 """
 
 from __future__ import annotations
@@ -24,12 +24,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analytics.models import MemberAnalytics
 from service.journeys.durations import format_duration
 from service.journeys.enrolments import Candidates, holdout_bucket_sql
 from service.journeys.fields import SqlScope
 from service.journeys.models import Enrolment
-from service.journeys.rule import CalendarTrigger, EntryPolicy, EventTrigger, EventType, JourneyRule
+from service.journeys.rule import (
+    CalendarTrigger,
+    EntryPolicy,
+    EventTrigger,
+    EventType,
+    JourneyRule,
+    StageTrigger,
+)
 from service.journeys.schemas import DryRunOut, EntryOut
+from service.journeys.stage_entry import stage_candidates
 from service.journeys.time_triggers import Shop, Window, conditions, time_candidates
 from service.members.models import Member
 from service.orders.models import Order
@@ -68,6 +77,12 @@ def event_candidates(rule: JourneyRule, trigger: EventTrigger, window: Window) -
     where = conditions(rule, SqlScope(member=Member), window.end)
     if trigger.event is EventType.MEMBER_CREATED:
         where += [Member.created_at > window.start, Member.created_at <= window.end]
+    if trigger.event is EventType.MEMBER_STAGE_CHANGED:
+        moved = select(MemberAnalytics.member_id).where(
+            MemberAnalytics.stage_changed_at > window.start,
+            MemberAnalytics.stage_changed_at <= window.end,
+        )
+        where.append(Member.id.in_(moved))
     return Candidates(select(Member.id.label("member_id"), nothing.label("order_id")).where(*where))
 
 
@@ -117,6 +132,10 @@ def candidates_for(
     if isinstance(trigger, EventTrigger):
         span = Window(now - window, now)
         return [event_candidates(rule, trigger, span)], f"{trigger.event} in the last {days} days"
+    if isinstance(trigger, StageTrigger):
+        span = Window(now - window, now)
+        entered = f"entered {trigger.stage} in the last {days} days"
+        return [stage_candidates(rule, trigger, span)], entered
     if isinstance(trigger, CalendarTrigger):
         span = Window(now, now + window)
         return time_candidates(rule, span, shop), f"occasions in the next {days} days"

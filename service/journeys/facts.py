@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analytics.views import analytics_of
 from service.journeys.fields import item_facts, member_facts, order_facts, product_facts
 from service.members.models import Member, MemberTag
 from service.orders.models import Order, OrderItem
@@ -57,9 +58,12 @@ async def load_facts(
             select(MemberTag.member_id, MemberTag.tag).where(MemberTag.member_id.in_(member_ids))
         ):
             tags[member_id].append(tag)
+        analytics = await analytics_of(session, list(member_ids))
         for member in await session.scalars(select(Member).where(Member.id.in_(member_ids))):
             book.members[member.id] = member
-            book.member_facts[member.id] = member_facts(member, tags=sorted(tags[member.id]))
+            book.member_facts[member.id] = member_facts(
+                member, tags=sorted(tags[member.id]), analytics=analytics.get(member.id)
+            )
     if item_ids:
         book.items = {
             item.id: item

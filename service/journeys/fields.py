@@ -2,12 +2,16 @@
 
 A field is a dotted name `<scope>.<name>` with a type, read in Python from a facts dict and in
 SQL from a column expression of its scope's selectable. The catalogue is an immutable registry:
-`CATALOGUE.extended([...])` gives a larger one (analytics adds RFM scores, stage, value tier),
-and `member.attributes.<key>` is a family of fields built on demand for any key.
+`CATALOGUE.extended([...])` gives a larger one, and `member.attributes.<key>` is a family of
+fields built on demand for any key. Member analytics (RFM scores, segment, stage, value tier,
+promotion share) are member fields read from `member_analytics`: a primary-key subquery in SQL,
+the member's row in Python, null on both for a member the recompute has not scored yet.
 
 Conventions a field definition keeps, so both back ends agree: a money field's SQL expression
 yields integer cents (its Python value a Decimal); a text field's SQL expression is plain text
-(enums are type-coerced); `nullable` is False only where the SQL value can never be NULL.
+(enums are type-coerced); a number field's SQL expression is a double, read in Python as the
+decimal it prints as (`shortest_decimal`); `nullable` is False only where the SQL value can never
+be NULL.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -24,13 +29,16 @@ from sqlalchemy import (
     ColumnElement,
     String,
     exists,
+    literal,
     literal_column,
     select,
     type_coerce,
 )
 from sqlalchemy.orm import aliased
 
-from service.journeys.sql_functions import json_array_has_any
+from service.analytics.models import MemberAnalytics
+from service.analytics.views import analytics_column
+from service.journeys.sql_functions import epoch_us, floor_div, json_array_has_any
 from service.members.models import Member, MemberTag
 from service.orders.models import Order, OrderItem
 from service.products.models import Product
@@ -39,6 +47,7 @@ from service.products.models import Product
 class FieldType(StrEnum):
     INT = "int"
     MONEY = "money"
+    NUMBER = "number"  # a fraction such as a share, stored as a double
     TEXT = "text"
     DATETIME = "datetime"
     DATE = "date"
@@ -176,6 +185,37 @@ def _attribute_field(key: str) -> Field:
     )
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY, MICROSECOND = timedelta(days=1), timedelta(microseconds=1)
+
+
+def shortest_decimal(value: float | None) -> Decimal | None:
+    """A stored double as a number field reads it: the decimal it prints as (0.1, not
+    0.1000000000000000055…), as JSON numbers are read; the order of doubles is kept."""
+    return None if value is None else Decimal(repr(float(value)))
+
+
+def _analytics_field(name: str, type_: FieldType) -> Field:
+    def sql(member: Any, _now: datetime) -> ColumnElement[Any]:
+        expr = analytics_column(member, name)
+        return type_coerce(expr, String()) if type_ == FieldType.TEXT else expr
+
+    def read(facts: ScopeFacts, _now: datetime) -> Any:
+        return shortest_decimal(facts[name]) if type_ == FieldType.NUMBER else facts[name]
+
+    return Field(f"member.{name}", type_, read=read, sql=sql)
+
+
+def _recency_days(facts: ScopeFacts, now: datetime) -> int | None:
+    at: datetime | None = facts["last_paid_at"]
+    return None if at is None else (now - at) // DAY
+
+
+def _recency_days_sql(member: Any, now: datetime) -> ColumnElement[Any]:
+    now_us = literal((now - EPOCH) // MICROSECOND, BigInteger())
+    return floor_div(now_us - epoch_us(member.last_paid_at), DAY // MICROSECOND)
+
+
 T = FieldType
 _MEMBER = [
     ("external_id", T.TEXT),
@@ -191,6 +231,19 @@ _MEMBER = [
     ("last_paid_at", T.DATETIME),
     ("created_at", T.DATETIME),
     ("birthday", T.DATE),
+]
+# What the analytics recompute found (service/analytics/models.py, `member_analytics`).
+_ANALYTICS = [
+    ("recency_score", T.INT),
+    ("frequency_score", T.INT),
+    ("monetary_score", T.INT),
+    ("segment", T.TEXT),
+    ("stage", T.TEXT),
+    ("previous_stage", T.TEXT),
+    ("stage_changed_at", T.DATETIME),
+    ("value_tier", T.TEXT),
+    ("promo_orders", T.INT),
+    ("promo_share", T.NUMBER),
 ]
 _ORDER = [
     ("status", T.TEXT),
@@ -219,6 +272,9 @@ CATALOGUE = FieldCatalogue(
     fields=(
         *(column_field("member", Member, a, t) for a, t in _MEMBER),
         _tags_field("member.tags", "tags", _member_tags_any),
+        # whole days since the last paid order, now: what the recency score ranks
+        Field("member.recency_days", T.INT, read=_recency_days, sql=_recency_days_sql),
+        *(_analytics_field(a, t) for a, t in _ANALYTICS),
         column_field("order", Order, "external_id", T.TEXT, name="id"),
         *(column_field("order", Order, a, t) for a, t in _ORDER),
         _tags_field("order.skus", "skus", _order_skus_any),
@@ -242,8 +298,12 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
 
-def member_facts(member: Member, *, tags: Sequence[str]) -> dict[str, Any]:
+def member_facts(
+    member: Member, *, tags: Sequence[str], analytics: MemberAnalytics | None = None
+) -> dict[str, Any]:
+    """The member scope; `analytics` is the member's `member_analytics` row, None if none yet."""
     facts = {attr: _plain(getattr(member, attr)) for attr, _ in _MEMBER}
+    facts |= {a: _plain(getattr(analytics, a, None)) for a, _ in _ANALYTICS}
     facts["attributes"] = dict(member.attributes or {})
     facts["tags"] = list(tags)
     return facts

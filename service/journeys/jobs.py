@@ -60,7 +60,7 @@ async def journey_advance(ctx: JobContext) -> int:
 
 
 async def journey_time_triggers(ctx: JobContext) -> dict[str, int]:
-    """Unpaid orders, replenishment, calendar, inactivity and stage entry."""
+    """Unpaid orders, replenishment, calendar and inactivity."""
     shop = Shop.from_settings(ctx.settings)
     async with ctx.sessions() as session, session.begin():
         return await run_time_triggers(session, now=ctx.clock.now(), shop=shop)

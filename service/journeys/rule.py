@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.analytics.models import Stage as Stage  # what a stage trigger enters
 from service.calendar.occasions import OccasionSpec
 from service.inputs import InputModel
 from service.journeys.durations import Duration, TimeOfDay, WaitSpec
@@ -44,18 +45,11 @@ class EventType(StrEnum):
     MEMBER_CREATED = "member.created"
     MEMBER_UPDATED = "member.updated"
     MEMBER_CONSENT_CHANGED = "member.consent_changed"
+    MEMBER_STAGE_CHANGED = "member.stage_changed"  # payload {"from": stage | null, "to": …}
 
     @property
     def is_order_event(self) -> bool:
         return self.value.startswith("order.")
-
-
-class Stage(StrEnum):
-    """Life-cycle stages a time-driven trigger can enter, by days since the last paid order."""
-
-    SLEEPING = "sleeping"
-    AT_RISK = "at_risk"
-    CHURNED = "churned"
 
 
 class Model(InputModel):
@@ -84,8 +78,9 @@ class UnpaidOrderTrigger(Model):
 
 
 class ReplenishmentTrigger(Model):
-    """An item running out: `quantity × replenish_days` after delivery (or payment), less
-    `before`; once per item, and not if the member has bought the product again since."""
+    """An item running out: `quantity ×` the days a unit lasts (the product's `replenish_days`,
+    else its learned cycle) after delivery (or payment), less `before`; once per item, and not
+    if the member has bought the product again since."""
 
     type: Literal["replenishment"]
     before: Duration = timedelta(days=3)
@@ -114,11 +109,19 @@ class InactivityTrigger(Model):
 
 
 class StageTrigger(Model):
-    """Entering a life-cycle stage (thresholds from HUITOU_STAGE_*_DAYS)."""
+    """Entering a life-cycle stage: a `member.stage_changed` event to `stage` (optionally only
+    `from` one), while the member is still in it; one enrolment per lapse."""
 
     type: Literal["stage"]
     stage: Stage
+    from_: Stage | None = Field(default=None, alias="from")
     if_: Condition = Field(default=None, alias="if")
+
+    @model_validator(mode="after")
+    def moves(self) -> StageTrigger:
+        if self.from_ is self.stage:
+            raise ValueError("`from` and `stage` are the same stage: a change is from another")
+        return self
 
 
 def _trigger_kind(value: Any) -> str | None:

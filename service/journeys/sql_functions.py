@@ -167,6 +167,13 @@ def _contains_pg(element: text_contains, compiler: SQLCompiler, **kw: Any) -> st
     return f"(strpos({text}, {needle}) > 0)"
 
 
+def floor_div(value: ColumnElement[int], divisor: int) -> ColumnElement[int]:
+    """Floor division in integers on both dialects, whose / and % truncate toward zero."""
+    rest = ((value % divisor) + divisor) % divisor
+    # precedence=100: rendered like *, so the difference on its left is parenthesized.
+    return (value - rest).op("/", precedence=100, return_type=BigInteger())(divisor)
+
+
 class epoch_us(FunctionElement[int]):
     """Microseconds since 1970 of a UtcDateTime value, exactly (no floating point)."""
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from service.analytics.replenishment import effective_replenish_days
 from service.calendar.occasions import BirthdayOccasion, OccasionKind
 from service.calendar.queries import birthday_on, members_due
 from service.calendar.triggers import Due, due_in_zones
@@ -42,8 +43,6 @@ from service.journeys.rule import (
     InactivityTrigger,
     JourneyRule,
     ReplenishmentTrigger,
-    Stage,
-    StageTrigger,
     UnpaidOrderTrigger,
 )
 from service.members.models import Member
@@ -52,7 +51,7 @@ from service.orders.models import Order, OrderItem, OrderStatus
 from service.products.models import Product
 from service.settings import Settings
 
-TIME_TRIGGERS = ("unpaid_order", "replenishment", "calendar", "inactivity", "stage")
+TIME_TRIGGERS = ("unpaid_order", "replenishment", "calendar", "inactivity")
 LONGEST_RUN_OUT = timedelta(days=730)
 MICROSECOND = timedelta(microseconds=1)  # a product bought in bulk still runs out within two years
 
@@ -69,19 +68,10 @@ class Shop:
 
     zone: ZoneInfo
     country: str
-    stage_days: dict[Stage, int]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Shop:
-        return cls(
-            zone=settings.zone,
-            country=settings.country,
-            stage_days={
-                Stage.SLEEPING: settings.stage_sleeping_days,
-                Stage.AT_RISK: settings.stage_at_risk_days,
-                Stage.CHURNED: settings.stage_churned_days,
-            },
-        )
+        return cls(zone=settings.zone, country=settings.country)
 
 
 async def run_time_triggers(session: AsyncSession, *, now: datetime, shop: Shop) -> dict[str, int]:
@@ -122,9 +112,6 @@ def time_candidates(rule: JourneyRule, window: Window, shop: Shop) -> list[Candi
         return calendar(rule, trigger, window, shop)
     if isinstance(trigger, InactivityTrigger):
         return [lapsed(rule, window, days=trigger.days, prefix="lapse:")]
-    if isinstance(trigger, StageTrigger):
-        days = shop.stage_days[trigger.stage]
-        return [lapsed(rule, window, days=days, prefix=f"{trigger.stage.value}:")]
     raise ValueError(f"{trigger.type} is not a time-driven trigger")
 
 
@@ -180,13 +167,12 @@ def unpaid_orders(rule: JourneyRule, trigger: UnpaidOrderTrigger, window: Window
 
 
 def replenishment(rule: JourneyRule, trigger: ReplenishmentTrigger, window: Window) -> Candidates:
-    """Items whose supply runs out `before` from now: once per item, unless bought again."""
+    """Items whose supply runs out `before` from now: once per item, unless bought again. A
+    unit lasts the product's `replenish_days`, else its learned cycle, else its category's."""
     basis = Order.delivered_at if trigger.basis == "delivered" else Order.paid_at
-    fire = (
-        epoch_seconds(basis)
-        + OrderItem.quantity * Product.replenish_days * 86_400
-        - trigger.before.total_seconds()
-    )
+    days = effective_replenish_days(Product, sku=OrderItem.sku)
+    runs_out = OrderItem.quantity * days * 86_400
+    fire = epoch_seconds(basis) + runs_out - trigger.before.total_seconds()
     later_item, later_order = aliased(OrderItem), aliased(Order)
     bought_again = exists().where(
         later_item.member_id == OrderItem.member_id,
@@ -210,8 +196,7 @@ def replenishment(rule: JourneyRule, trigger: ReplenishmentTrigger, window: Wind
         .join(Member, Member.id == OrderItem.member_id)
         .where(
             counted_order(Order),
-            Product.replenish_days.is_not(None),
-            basis > window.start - LONGEST_RUN_OUT,
+            basis > window.start - LONGEST_RUN_OUT,  # no cycle at all: `fire` is NULL, never due
             fire > window.start.timestamp(),
             fire <= window.end.timestamp(),
             ~bought_again,

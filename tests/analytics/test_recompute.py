@@ -297,4 +297,4 @@ async def test_analytics_fields_read_as_correlated_columns_for_conditions(
         found = set(await session.scalars(champions))
     assert found == {m for m, e in expected.items() if e.segment == "champions"}
     with pytest.raises(KeyError):
-        analytics_column(Member, "previous_stage")
+        analytics_column(Member, "gap_days_x2")  # internal: not a condition field

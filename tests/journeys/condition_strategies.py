@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from service.analytics.models import Segment, Stage, ValueTier
 from service.journeys.fields import FieldType
 from service.members.models import Gender
 from service.orders.models import OrderStatus
@@ -23,6 +24,7 @@ from tests.journeys.condition_world import (
     DATES,
     DAY_OFFSETS,
     INSTANTS,
+    SHARES,
     SKUS,
     TAGS,
     TEST_CATALOGUE,
@@ -35,13 +37,37 @@ ZONES = [UTC, timezone(timedelta(hours=8)), timezone(-timedelta(hours=5, minutes
 EXTREMES = [0.5, -0.5, 2.5, 1.0, 1e20, -1e20, 2**63, -(2**63) - 1, 10**30]
 
 _MORE_TEXTS = ["CNY", "USD", "organic", "promo", "Promo", "mask", "Mask", "Female", "zz", "双11"]
+_ANALYTICS_TEXTS = [v.value for enum in (Segment, Stage, ValueTier) for v in enum] + ["Sleeping"]
+# Shares, their neighbours, and integers no double equals (the bound rounds to a neighbour).
+_SHARE_LITERALS = [
+    *SHARES,
+    0.3333333333333333,
+    0.33333333333333337,
+    0.30000000000000004,
+    0.29999999999999993,
+    1e-300,
+    -1e-300,
+    1e300,
+    2**53 + 1,
+    2**63 + 1,
+    10**30,
+    -(10**30) - 1,
+]
 LITERALS: dict[Any, st.SearchStrategy[Json]] = {
     T.INT: st.integers(-2, 6) | st.sampled_from([7, 30, 60, *EXTREMES]),
     T.MONEY: st.sampled_from(
         [c / 100 for c in CENTS] + [c // 100 for c in CENTS] + [69.995, 70.005, 0.015, -1, 1e20]
     ),
+    T.NUMBER: st.sampled_from(_SHARE_LITERALS) | st.integers(-1, 2),
     T.TEXT: st.sampled_from(
-        [*TEXTS, *(g.value for g in Gender), *(s.value for s in OrderStatus), *SKUS, *_MORE_TEXTS]
+        [
+            *TEXTS,
+            *(g.value for g in Gender),
+            *(s.value for s in OrderStatus),
+            *SKUS,
+            *_MORE_TEXTS,
+            *_ANALYTICS_TEXTS,
+        ]
     ),
     T.DATETIME: st.builds(
         lambda at, zone: at.astimezone(zone).isoformat(),

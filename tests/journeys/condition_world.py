@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
+from service.analytics.models import MemberAnalytics, Segment, Stage, ValueTier
 from service.journeys.fields import (
     CATALOGUE,
     Facts,
@@ -57,6 +58,8 @@ CENTS = [0, 1, 6999, 7000, 7001, 10050, 123456]
 ATTRIBUTE_KEYS = ["level", "note", "vip", "score"]
 ATTRIBUTE_VALUES: list[Any] = [0, 1, 3, -1, 2.5, 0.1, 1e16, "3", "gold", "Gold", "", True, False]
 ODD_ATTRIBUTES: list[Any] = [None, [1, "gold"], {"gold": 1}]
+# Shares as the recompute writes them (promo / paid as doubles), a hair beside the usual bounds.
+SHARES = [0.0, 1.0, 0.5, 0.25, 1 / 3, 2 / 3, 0.1, 0.3, 0.1 + 0.2, 0.7, 5e-324, 0.9999999999999999]
 
 # Derived bool fields, to cover the bool type (the shipped catalogue has none yet).
 TEST_CATALOGUE = CATALOGUE.extended(
@@ -117,6 +120,23 @@ def _member_row(rng: random.Random, n: int) -> dict[str, Any]:
     }
 
 
+def _analytics_row(rng: random.Random, member_id: int) -> dict[str, Any]:
+    """A member's analytics; a quarter of members have none (not scored yet)."""
+    return {
+        "member_id": member_id,
+        "recency_score": _maybe(rng, [1, 2, 3, 4, 5], 0.1),
+        "frequency_score": _maybe(rng, [1, 2, 3, 4, 5], 0.1),
+        "monetary_score": _maybe(rng, [1, 2, 3, 4, 5], 0.1),
+        "segment": _maybe(rng, list(Segment)),
+        "stage": _maybe(rng, list(Stage), 0.1),
+        "previous_stage": _maybe(rng, list(Stage), 0.4),
+        "stage_changed_at": _maybe(rng, INSTANTS),
+        "value_tier": _maybe(rng, list(ValueTier)),
+        "promo_orders": rng.randint(0, 3),
+        "promo_share": _maybe(rng, SHARES, 0.15),
+    }
+
+
 def _order_row(rng: random.Random, member_id: int, n: int) -> dict[str, Any]:
     return {
         "external_id": f"o{n:04d}",
@@ -172,6 +192,8 @@ def populate(conn: Connection, *, members: int, seed: int = 20260618) -> World:
         .all()
     )
     tags = [{"member_id": i, "tag": t} for i in ids for t in rng.sample(TAGS, rng.randint(0, 3))]
+    scored = [_analytics_row(rng, i) for i in ids if rng.random() < 0.75]
+    conn.execute(insert(MemberAnalytics), scored)
     conn.execute(insert(MemberTag), tags)
     orders = [
         _order_row(rng, i, n)
@@ -198,8 +220,10 @@ def _read_back(conn: Connection) -> World:
         tags: dict[int, list[str]] = {}
         for member_id, tag in session.execute(select(MemberTag.member_id, MemberTag.tag)):
             tags.setdefault(member_id, []).append(tag)
+        analytics = {a.member_id: a for a in session.scalars(select(MemberAnalytics))}
         members = {
-            m.id: member_facts(m, tags=tags.get(m.id, [])) for m in session.scalars(select(Member))
+            m.id: member_facts(m, tags=tags.get(m.id, []), analytics=analytics.get(m.id))
+            for m in session.scalars(select(Member))
         }
         products = {p.sku: product_facts(p) for p in session.scalars(select(Product))}
         items = list(session.scalars(select(OrderItem)))

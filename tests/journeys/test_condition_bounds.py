@@ -12,6 +12,7 @@ from service.journeys.bounds import (
     elapsed_at_most,
     int64_outcome,
     integer_plan,
+    real_plan,
     shifted,
 )
 from service.journeys.condition_tree import ElapsedUnit
@@ -96,3 +97,28 @@ def test_shifted_past_the_datetime_range_is_none() -> None:
     assert shifted(NOW, -30, timedelta(days=1)) == NOW - timedelta(days=30)
     assert shifted(NOW, 10**12, timedelta(days=1)) is None
     assert shifted(NOW, -(10**6), timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize(
+    ("op", "bound", "plan"),
+    [
+        (">=", "0.5", (">=", 0.5)),  # a double reads as the bound: the comparison stands
+        ("==", "0.1", ("==", 0.1)),  # 0.1 reads as 0.1, whatever its binary expansion
+        ("==", "0.30000000000000001", False),  # no double reads as this
+        ("!=", "0.30000000000000001", True),
+        (">", "0.30000000000000001", (">", 0.3)),  # 0.3 reads below it
+        (">=", "0.30000000000000001", (">", 0.3)),
+        ("<", "0.30000000000000001", ("<=", 0.3)),
+        ("<=", "0.30000000000000001", ("<=", 0.3)),
+        (">", "9007199254740993", (">", 2.0**53)),  # 2**53 + 1 rounds to the even 2**53, below
+        ("<=", "9007199254740993", ("<=", 2.0**53)),
+        (">", "9007199254740995", (">=", 2.0**53 + 4)),  # … and 2**53 + 3 to 2**53 + 4, above
+        ("<=", "9007199254740995", ("<", 2.0**53 + 4)),
+        ("<", "1E+400", True),  # beyond every double
+        (">", "1E+400", False),
+        (">", "-1E+400", True),
+        ("==", "1E+400", False),
+    ],
+)
+def test_real_plan(op: str, bound: str, plan: tuple[str, float] | bool) -> None:
+    assert real_plan(op, Decimal(bound)) == plan

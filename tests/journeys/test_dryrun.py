@@ -14,15 +14,13 @@ from bench.tick_population import add_journey, add_members
 from service.journeys.dryrun import candidates_for, dry_run, is_one_row_per_member
 from service.journeys.engine import is_control
 from service.journeys.enrolments import Candidates, enrol, single
-from service.journeys.rule import JourneyRule, Stage
+from service.journeys.rule import JourneyRule
 from service.journeys.schemas import DryRunOut
 from service.journeys.time_triggers import Shop
 from service.members.models import Member
 
 NOW = datetime(2026, 9, 15, 2, tzinfo=UTC)  # a fortnight before National Day
-SHOP = Shop(
-    ZoneInfo("Asia/Shanghai"), "CN", {Stage.SLEEPING: 90, Stage.AT_RISK: 180, Stage.CHURNED: 365}
-)
+SHOP = Shop(ZoneInfo("Asia/Shanghai"), "CN")
 HANGZHOU_REGULARS = {
     "and": [{">=": [{"var": "member.paid_orders"}, 2]}, {"==": [{"var": "member.city"}, "杭州"]}]
 }
