@@ -59,7 +59,7 @@ def _jumps(rule: JourneyRule, index: int, step: AnyStep) -> list[tuple[int, str]
                 f"split {step.id}: variant {variant.name or VARIANT_NAMES[arm]}",
             )
             for arm, variant in enumerate(step.split)
-            if variant.next is not None
+            if (variant.next or step.next) is not None  # a jump, not just the next step
         ]
     if isinstance(step, WaitForStep):
         return [
