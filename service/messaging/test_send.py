@@ -276,13 +276,13 @@ async def _draft(
                 .where(MemberTag.member_id == member.id)
                 .order_by(MemberTag.tag)
             )
-            vars_ = member_vars(member, list(tags), copy.zone.key)
+            member_values = member_vars(member, list(tags), copy.zone.key)
             if body.locale is not None:
-                vars_ = replace(vars_, locale=body.locale)
+                member_values = replace(member_values, locale=body.locale)
             data = await load_copy_data(session, [claimed])
             variables = message_context(
                 claimed,
-                vars_,
+                member_values,
                 data,
                 brand=copy.sender.brand,
                 unsubscribe_url=link,
