@@ -103,6 +103,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         woocommerce_secret="wc_test_secret_0123456789",
         scheduler_enabled=False,
         max_body_bytes=64_000,
+        outbox_dir=str(tmp_path / "outbox"),  # what the local gateways "send" stays in the test
     )
 
 

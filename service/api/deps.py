@@ -13,6 +13,8 @@ from service.clock import Clock
 from service.instance import InstanceSecrets
 from service.keys.models import Scope
 from service.keys.service import Principal, authenticate
+from service.messaging.gateways import Gateways
+from service.messaging.render import Renderer
 from service.settings import Settings
 
 
@@ -41,10 +43,22 @@ async def current_secrets(request: Request) -> InstanceSecrets:
     return secrets
 
 
+async def current_renderer(request: Request) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
+
+
+async def current_gateways(request: Request) -> Gateways:
+    gateways: Gateways = request.app.state.gateways
+    return gateways
+
+
 DbSession = Annotated[AsyncSession, Depends(session_scope, scope="function")]
 ClockDep = Annotated[Clock, Depends(current_clock)]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 SecretsDep = Annotated[InstanceSecrets, Depends(current_secrets)]
+RendererDep = Annotated[Renderer, Depends(current_renderer)]
+GatewaysDep = Annotated[Gateways, Depends(current_gateways)]
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_…`")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, status
 from fastapi import Path as PathParam
 from pydantic import JsonValue
 
-from service.api.deps import ClockDep, DbSession, SettingsDep, require
+from service.api.deps import ClockDep, DbSession, RendererDep, SecretsDep, SettingsDep, require
 from service.journeys import service as journey_service
 from service.journeys.dryrun import dry_run
 from service.journeys.models import EnrolmentState, Journey, JourneyStatus, JourneyVersion
@@ -31,6 +31,9 @@ from service.journeys.time_triggers import Shop
 from service.journeys.views import list_enrolments
 from service.keys.models import Scope
 from service.keys.service import Principal
+from service.messaging.preview import preview_journey
+from service.messaging.schemas import PreviewIn, PreviewOut
+from service.messaging.setup import copy_settings, send_policy
 
 router = APIRouter(tags=["journeys"])
 MarketerKey = Annotated[Principal, Depends(require(Scope.MARKETER))]
@@ -50,6 +53,10 @@ RULE_BODY = {
     }
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No journey with this key"}}
+PREVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such journey, version, member, order or product"},
+    422: {"description": "A bad body, or copy that cannot be made (names step, template, line)"},
+}
 
 
 def journey_out(journey: Journey, version: JourneyVersion) -> JourneyOut:
@@ -169,6 +176,31 @@ async def dry_run_journey(
         window=body.window,
         sample=body.sample,
         shop=Shop.from_settings(settings),
+    )
+
+
+@router.post("/journeys/{key}/preview", response_model=PreviewOut, responses=PREVIEW_ERRORS)
+async def preview(
+    key: Key,
+    body: PreviewIn,
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    secrets: SecretsDep,
+    renderer: RendererDep,
+    _: MarketerKey,
+) -> PreviewOut:
+    """Every message of the journey (each send step and split variant) as this member would get
+    it now: copy with signature, opt-out and List-Unsubscribe, SMS segments and cost, and what
+    consent, suppression, caps and quiet hours would do. Nothing is written or sent."""
+    return await preview_journey(
+        session,
+        key=key,
+        body=body,
+        copy=copy_settings(settings, secrets),
+        policy=send_policy(settings),
+        renderer=renderer,
+        now=clock.now(),
     )
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from service.api.deps import ClockDep, DbSession, SettingsDep, require
+from service.api.deps import ClockDep, DbSession, RendererDep, SettingsDep, require
 from service.keys.models import Scope
 from service.keys.service import Principal
 from service.messaging import service as template_service
-from service.messaging.render import Renderer
 from service.messaging.schemas import (
     TEMPLATE_NAME,
     TemplateIn,
@@ -22,14 +21,6 @@ from service.messaging.schemas import (
 router = APIRouter(prefix="/message-templates", tags=["message templates"])
 Name = Annotated[str, Path(pattern=TEMPLATE_NAME, max_length=200, examples=["new_customer/thanks"])]
 MarketerKey = Annotated[Principal, Depends(require(Scope.MARKETER))]
-
-
-def current_renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.app.state.renderer
-    return renderer
-
-
-RendererDep = Annotated[Renderer, Depends(current_renderer)]
 
 
 @router.get("", response_model=TemplateList)

@@ -235,18 +235,14 @@ def _message(
     """The outbox row of one send; control members' rows are recorded, never sent."""
     purpose = info.purpose if info else Purpose.MARKETING
     channel = send.channel or (info.channel if info else None)
-    context = {
-        "journey_key": rule.key,
-        "journey_name": rule.name,
-        "order_id": enrolment.order_id,
-        "item_id": enrolment.item_id,
-        "occasion_id": enrolment.occasion_id,
-        **enrolment.context,
-        "coupon_code": send.coupon_code,
-        "vars": send.vars,
-    }
-    if rule.frequency_cap is not None:
-        context["frequency_cap"] = rule.frequency_cap.model_dump()
+    context = send_context(
+        rule,
+        send,
+        order_id=enrolment.order_id,
+        item_id=enrolment.item_id,
+        occasion_id=enrolment.occasion_id,
+        entered_with=enrolment.context,
+    )
     return {
         "idempotency_key": key,
         "member_id": enrolment.member_id,
@@ -267,6 +263,35 @@ def _message(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def send_context(
+    rule: JourneyRule,
+    send: Send,
+    *,
+    order_id: int | None,
+    item_id: int | None,
+    occasion_id: str | None,
+    entered_with: Mapping[str, Any],
+    sku: str | None = None,
+) -> dict[str, Any]:
+    """What a send's message carries for its copy: the journey, the enrolment's order, item and
+    occasion (and what it entered with), the step's coupon and vars, the journey's own cap."""
+    context = {
+        "journey_key": rule.key,
+        "journey_name": rule.name,
+        "order_id": order_id,
+        "item_id": item_id,
+        "occasion_id": occasion_id,
+        **entered_with,
+        "coupon_code": send.coupon_code,
+        "vars": send.vars,
+    }
+    if rule.frequency_cap is not None:
+        context["frequency_cap"] = rule.frequency_cap.model_dump()
+    if sku is not None:
+        context["sku"] = sku
+    return context
 
 
 def _expiry(enrolment: Enrolment, send: Send, purpose: Purpose, now: datetime) -> datetime:

@@ -96,6 +96,7 @@ async def claim_due(
         select(Message.id)
         .where(Message.status == MessageStatus.QUEUED, Message.send_after_at <= now)
         .where(or_(Message.leased_until.is_(None), Message.leased_until < now))
+        .where(Message.is_test.is_(False))  # test sends go out in their request, never here
         # index order only: a tie-break on id would sort every message of a blast on each claim
         .order_by(Message.send_after_at)
         .limit(limit)
@@ -112,6 +113,7 @@ async def claim_unknown(
         select(Message.id)
         .where(Message.status == MessageStatus.UNKNOWN, Message.send_after_at <= now)
         .where(or_(Message.leased_until.is_(None), Message.leased_until < now))
+        .where(Message.is_test.is_(False))
         .order_by(Message.send_after_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

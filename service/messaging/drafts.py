@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,10 +55,7 @@ def draft(
     now: datetime,
 ) -> Draft:
     """The message ready for its gateway; BadContext or RenderError when it cannot be made."""
-    token = make_token(
-        settings.token_key, member_id=member.id, channel=claimed.channel, issued_at=now
-    )
-    link = unsubscribe_url(settings.public_url, token)
+    link = member_link(settings, member_id=member.id, channel=claimed.channel, now=now)
     context = message_context(
         claimed,
         member_vars(member, tags, settings.zone.key),
@@ -68,12 +65,42 @@ def draft(
         shop_url=settings.shop_url,
         country=settings.country,
     )
-    rendered = render_patiently(renderer, content, context, now)
-    purpose = effective_purpose(claimed, content)
     to = member.phone if claimed.channel is Channel.SMS else member.email
     assert to is not None  # screened: the member has a contact on this channel
+    return finish(
+        claimed, content, context, to=to, link=link, digest=digest,
+        settings=settings, renderer=renderer, now=now,
+    )  # fmt: skip
+
+
+def member_link(settings: CopySettings, *, member_id: int, channel: Channel, now: datetime) -> str:
+    """The signed unsubscribe link of a member and channel, issued `now`."""
+    token = make_token(settings.token_key, member_id=member_id, channel=channel, issued_at=now)
+    return unsubscribe_url(settings.public_url, token)
+
+
+def finish(
+    claimed: Claimed,
+    content: TemplateContent,
+    context: MessageContext,
+    *,
+    to: str,
+    link: str,
+    digest: str,
+    settings: CopySettings,
+    renderer: Renderer,
+    now: datetime,
+    label: Mapping[str, str] | None = None,
+) -> Draft:
+    """Render the copy for `context`, decorate and compose it for `to`: the one path every
+    message takes, whether it is sent, previewed or test-sent. `label` (by language, `zh`/`en`)
+    goes in front of the subject or SMS text before decorating, to mark a test."""
+    rendered = render_patiently(renderer, content, context, now)
+    rendered = replace(rendered, purpose=effective_purpose(claimed, content))
+    if label is not None:
+        rendered = labelled(rendered, label)
     composed = compose(
-        replace(rendered, purpose=purpose),
+        rendered,
         to=to,
         idempotency_key=claimed.idempotency_key,
         sender=settings.sender,
@@ -81,6 +108,13 @@ def draft(
         now=now,
     )
     return Draft(composed.message, _copy(composed, digest, link))
+
+
+def labelled(rendered: RenderedMessage, label: Mapping[str, str]) -> RenderedMessage:
+    """The subject (email) or the text (SMS) with the label in the copy's language in front."""
+    mark = label["zh" if rendered.locale.lower().startswith("zh") else "en"]
+    part = "sms" if rendered.channel is Channel.SMS else "subject"
+    return replace(rendered, parts={**rendered.parts, part: mark + rendered.parts[part]})
 
 
 def effective_purpose(claimed: Claimed, content: TemplateContent | None) -> Purpose:

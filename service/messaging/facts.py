@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, or_, select
@@ -114,12 +115,13 @@ async def _marketing_sent(
             in_list(Message.member_id, member_ids, dialect=session_dialect(session)),
             Message.purpose == Purpose.MARKETING,
             Message.status.in_(SENT_STATUSES),
+            Message.is_test.is_(False),  # a marketer's test send counts toward no member's cap
             at > now - WEEK,
         )
     )
     sent: dict[tuple[int, Channel], list[datetime]] = defaultdict(list)
     for member_id, channel, moment in rows:
-        sent[(member_id, channel)].append(_aware(moment))
+        sent[(cast(int, member_id), channel)].append(_aware(moment))  # selected by member
     return sent
 
 
@@ -132,6 +134,7 @@ async def _pending(
             in_list(Message.member_id, member_ids, dialect=dialect),
             Message.purpose == Purpose.MARKETING,
             not_in_list(Message.id, [c.id for c in batch], dialect=dialect),
+            Message.is_test.is_(False),
             or_(
                 and_(Message.status == MessageStatus.QUEUED, Message.send_after_at <= now),
                 and_(Message.status == MessageStatus.SENDING, Message.leased_until >= now),
@@ -141,7 +144,7 @@ async def _pending(
     )
     pending: dict[tuple[int, Channel], list[tuple[int, int]]] = defaultdict(list)
     for member_id, channel, priority, message_id in rows:
-        pending[(member_id, channel)].append((priority, message_id))
+        pending[(cast(int, member_id), channel)].append((priority, message_id))
     return pending
 
 
@@ -158,6 +161,7 @@ async def copies_sent(
                 Message.copy_fingerprint, sorted(fingerprints), dialect=session_dialect(session)
             ),
             Message.status.in_(SENT_STATUSES),
+            Message.is_test.is_(False),
             at >= since,
         )
     )

@@ -43,7 +43,8 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
+    # None only for a test send filled with the built-in sample member (is_test)
+    member_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("members.id"))
     journey_id: Mapped[int | None] = mapped_column(IdType)
     journey_version: Mapped[int | None]
     enrolment_id: Mapped[int | None] = mapped_column(IdType, index=True)

@@ -20,6 +20,7 @@ class MessageFilter:
     journey_id: int | None = None
     journey_key: str | None = None  # the `journey_key` the journey wrote into the context
     statuses: Sequence[MessageStatus] = ()
+    is_test: bool | None = None  # only test sends, only real messages, or both
 
 
 async def list_messages(
@@ -28,7 +29,7 @@ async def list_messages(
     """One page of messages, newest first; `next_cursor` continues after the last one."""
     query = (
         select(Message, Member.external_id)
-        .join(Member, Member.id == Message.member_id)
+        .outerjoin(Member, Member.id == Message.member_id)  # a test send may name no member
         .order_by(Message.id.desc())
         .limit(limit + 1)
     )
@@ -43,9 +44,11 @@ async def list_messages(
         query = query.where(Message.context["journey_key"].as_string() == filters.journey_key)
     if filters.statuses:
         query = query.where(Message.status.in_(filters.statuses))
+    if filters.is_test is not None:
+        query = query.where(Message.is_test.is_(filters.is_test))
     rows = (await session.execute(query)).all()
     page, more = rows[:limit], len(rows) > limit
-    items = [_view(message, external_id) for message, external_id in page]
+    items = [message_view(message, external_id) for message, external_id in page]
     last = page[-1][0].id if page else None
     return MessagePage(
         items=items,
@@ -53,6 +56,6 @@ async def list_messages(
     )
 
 
-def _view(message: Message, external_id: str) -> MessageOut:
+def message_view(message: Message, external_id: str | None) -> MessageOut:
     fields = {name: getattr(message, name) for name in MessageOut.model_fields if name != "member"}
     return MessageOut(member=external_id, **fields)

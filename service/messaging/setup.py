@@ -16,7 +16,7 @@ from service.messaging.compose import Sender
 from service.messaging.dispatcher import DispatchConfig, Dispatcher
 from service.messaging.drafts import CopySettings
 from service.messaging.gateways import Gateways
-from service.messaging.policies import policy_config
+from service.messaging.policies import PolicyConfig, policy_config
 from service.messaging.prepare import Preparer
 from service.messaging.render import Renderer
 from service.messaging.resolution import ResolutionPolicy
@@ -68,6 +68,16 @@ def copy_settings(settings: Settings, instance: InstanceSecrets) -> CopySettings
     )
 
 
+def send_policy(settings: Settings) -> PolicyConfig:
+    """The send-time policies: quiet hours, caps, consent model."""
+    return policy_config(
+        quiet_hours=settings.quiet_hours,
+        per_day=settings.marketing_cap_per_day,
+        per_week=settings.marketing_cap_per_week,
+        consent_model=settings.consent_model,
+    )
+
+
 def build_dispatcher(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -82,12 +92,7 @@ def build_dispatcher(
     preparer = Preparer(
         gateways=gateways,
         renderer=renderer,
-        policy=policy_config(
-            quiet_hours=settings.quiet_hours,
-            per_day=settings.marketing_cap_per_day,
-            per_week=settings.marketing_cap_per_week,
-            consent_model=settings.consent_model,
-        ),
+        policy=send_policy(settings),
         copy=copy_settings(settings, instance),
         unknown_check=config.resolution.check_every,
     )

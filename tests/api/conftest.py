@@ -7,8 +7,10 @@ second, and a table of a few hundred requests should not pay it per row.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest_asyncio
@@ -33,6 +35,7 @@ def api_settings(database_url: str) -> Settings:
         woocommerce_secret="wc_test_secret_0123456789",
         scheduler_enabled=False,
         max_body_bytes=64_000,
+        outbox_dir=str(Path(tempfile.gettempdir()) / "huitou-api-tests-outbox"),
     )
 
 

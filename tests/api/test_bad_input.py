@@ -41,9 +41,16 @@ class Endpoint:
     number_loc: Path | None = None  # the field named, if not `number` itself (a JSON value)
     bad_url: tuple[str, list[str | int]] | None = None  # an unknown enum in the path
     signed: bool = False
+    setup: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # requests the valid body needs
 
 
 ORDER = order_payload("o-bad", created_at=START)
+WELCOME = {
+    "key": "bad-input",
+    "name": "Welcome",
+    "trigger": {"event": "member.created"},
+    "steps": [{"id": "hello", "send": {"template": "new_customer/thanks"}}],
+}
 ENDPOINTS = {
     "members PUT": Endpoint(
         "PUT",
@@ -118,6 +125,30 @@ ENDPOINTS = {
         too_big=(("items", 0, "quantity"), 10**30),
         number=("total",),
         signed=True,
+    ),
+    "journey preview POST": Endpoint(
+        "POST",
+        "/v1/journeys/bad-input/preview",
+        {"member": "m-bad", "locale": "en"},
+        wrong_type=(("member",), 5),
+        text=("member",),
+        missing=("member",),
+        negative=(("version",), -1),
+        too_big=(("version",), 10**30),
+        number=("version",),
+        setup=(("POST", "/v1/journeys", WELCOME),),
+    ),
+    "test send POST": Endpoint(
+        "POST",
+        "/v1/messages/test",
+        {"template": "test/hello", "to": "13812345678", "locale": "en"},
+        wrong_type=(("to",), 5),
+        text=("to",),
+        missing=("to",),
+        negative=(("version",), -1),
+        enum=(("channel",), "fax"),
+        too_big=(("version",), 10**30),
+        number=("version",),
     ),
     "message-templates PUT": Endpoint(
         "PUT",
@@ -220,6 +251,9 @@ async def test_the_valid_body_is_accepted(shared_api: SharedApi, name: str) -> N
     endpoint = ENDPOINTS[name]
     async with shared_api.client(shared_api.keys["admin"]) as client:
         await client.put("/v1/members/m-bad", json={})
+        for method, url, body in endpoint.setup:
+            done = await client.request(method, url, json=body)
+            assert done.status_code in (200, 201, 409), done.text  # 409: made by an earlier run
     response = await send(shared_api, endpoint, dump(endpoint.valid))
     assert response.status_code in (200, 201), response.text
 
