@@ -19,6 +19,7 @@ from tests.analytics.journey_world import FakeConsent, FakeMessage, JourneyWorld
 from tests.analytics.world import FakeOrder
 
 NOT_OPT_OUTS = {"initial", "suppression_list", "erasure"}
+COUNTS = ("queued", "sent", "delivered", "failed", "suppressed", "expired", "held_out", "opt_outs")
 
 
 def bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -107,19 +108,7 @@ def step_rows(
     rows: dict[tuple[str, str | None, str], dict[str, Any]] = {}
 
     def row(step_id: str, variant: str | None, channel: str) -> dict[str, Any]:
-        names = (
-            "queued",
-            "sent",
-            "delivered",
-            "failed",
-            "suppressed",
-            "expired",
-            "held_out",
-            "opt_outs",
-            "attributed_orders",
-            "revenue",
-            "cost",
-        )
+        names = (*COUNTS, "attributed_orders", "revenue", "cost")
         return rows.setdefault(
             (step_id, variant, channel), dict.fromkeys(names, 0) | {"converted": set()}
         )
@@ -164,28 +153,14 @@ def step_rows(
                 "step_id": step_id,
                 "variant": variant,
                 "channel": channel,
-                **{
-                    k: r[k]
-                    for k in (
-                        "queued",
-                        "sent",
-                        "delivered",
-                        "failed",
-                        "suppressed",
-                        "expired",
-                        "held_out",
-                        "opt_outs",
-                    )
-                },
+                **{k: r[k] for k in COUNTS},
                 "conversions": len(r["converted"]),
                 "attributed_orders": r["attributed_orders"],
                 "attributed_revenue": money(r["revenue"]),
-                "cost": str(Decimal(cost) / 10_000),
+                "cost": str((Decimal(cost) / 10_000).quantize(Decimal("0.0001"))),
                 "roi": roi,
             }
         )
-    for r in out:
-        r["cost"] = str(Decimal(r["cost"]).quantize(Decimal("0.0001")))
     return out
 
 
