@@ -46,10 +46,7 @@ def round_half_up(value: Fraction, places: int) -> Decimal:
     """An exact fraction rounded half away from zero to `places` decimals."""
     scale = 10**places
     units = (2 * abs(value.numerator) * scale + value.denominator) // (2 * value.denominator)
-    rounded: Decimal = (Decimal(-units if value < 0 else units) / scale).quantize(
-        Decimal(1).scaleb(-places)
-    )
-    return rounded
+    return Decimal(-units if value < 0 else units).scaleb(-places)
 
 
 def _bound(

@@ -9,7 +9,7 @@ compute every figure of the journey report from the same facts without the datab
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,7 +76,7 @@ class FakeJourney:
 class FakeEnrolment:
     id: int
     journey_id: int
-    version: int
+    journey_version: int
     member_id: int
     is_control: bool
     entered_at: datetime
@@ -99,7 +99,7 @@ class FakeMessage:
     id: int
     member_id: int
     journey_id: int
-    version: int
+    journey_version: int
     enrolment_id: int | None
     step_id: str
     variant: str | None
@@ -195,14 +195,9 @@ class _Maker:
     def enrol(self, journey: FakeJourney, member_id: int, entered_at: datetime) -> None:
         rng, w = self.rng, self.world
         version = journey.version_at(entered_at)
+        control = rng.random() < journey.holdout
         enrolment = FakeEnrolment(
-            len(w.enrolments) + 1,
-            journey.id,
-            version,
-            member_id,
-            rng.random() < journey.holdout,
-            entered_at,
-            None,
+            len(w.enrolments) + 1, journey.id, version, member_id, control, entered_at, None
         )
         w.enrolments.append(enrolment)
         ran_at = entered_at
@@ -231,19 +226,9 @@ class _Maker:
     def message(self, e: FakeEnrolment, step: FakeStep, variant: str | None, at: datetime) -> None:
         channel = step.variants[variant]
         m = FakeMessage(
-            len(self.world.messages) + 1,
-            e.member_id,
-            e.journey_id,
-            e.version,
-            e.id,
-            step.id,
-            variant,
-            channel,
-            "suppressed" if e.is_control else "queued",
-            "holdout" if e.is_control else None,
-            None,
-            False,
-            at,
+            *(len(self.world.messages) + 1, e.member_id, e.journey_id, e.journey_version, e.id),
+            *(step.id, variant, channel, "suppressed" if e.is_control else "queued"),
+            *("holdout" if e.is_control else None, None, False, at),
         )
         if not e.is_control:
             self.fate(m)
@@ -307,27 +292,10 @@ def generate(shop: World, seed: int = 618) -> JourneyWorld:
 
 
 def _test_sends(world: JourneyWorld, rng: random.Random) -> None:
-    """Delivered test sends right before orders: they never touch."""
+    """Delivered test sends beside real ones: they never touch."""
     for m in rng.sample([m for m in world.messages if m.status == "delivered"], 40):
-        world.messages.append(
-            FakeMessage(
-                len(world.messages) + 1,
-                m.member_id,
-                m.journey_id,
-                m.version,
-                None,
-                m.step_id,
-                m.variant,
-                m.channel,
-                "delivered",
-                None,
-                SMS_COST,
-                True,
-                m.created_at,
-                sent_at=m.sent_at,
-                delivered_at=m.delivered_at,
-            )
-        )
+        test = replace(m, id=len(world.messages) + 1, enrolment_id=None, is_test=True)
+        world.messages.append(test)
 
 
 def _boundaries(world: JourneyWorld, paid: list[FakeOrder]) -> None:
@@ -335,29 +303,26 @@ def _boundaries(world: JourneyWorld, paid: list[FakeOrder]) -> None:
     and at the instant of payment (does not: a touch must come first)."""
     journey = world.journey("replenish")
     window = journey.windows[1]
+    template = next(m for m in world.messages if m.journey_id == journey.id)
     for i, offset in enumerate([window, window + timedelta(microseconds=1), timedelta(0)] * 3):
         order = paid[100 + 37 * i]
         assert order.paid_at is not None
         at = order.paid_at - offset
-        world.messages.append(
-            FakeMessage(
-                len(world.messages) + 1,
-                order.member_id,
-                journey.id,
-                1,
-                None,
-                "remind",
-                None,
-                "sms",
-                "delivered",
-                None,
-                SMS_COST,
-                False,
-                at - timedelta(minutes=1),
-                sent_at=at - timedelta(seconds=30),
-                delivered_at=at,
-            )
+        edge = replace(
+            template,
+            id=len(world.messages) + 1,
+            member_id=order.member_id,
+            journey_version=1,
+            enrolment_id=None,
+            status="delivered",
+            status_reason=None,
+            cost=SMS_COST,
+            created_at=at - timedelta(minutes=1),
+            sent_at=at - timedelta(seconds=30),
+            delivered_at=at,
+            failed_at=None,
         )
+        world.messages.append(edge)
 
 
 def _consents(world: JourneyWorld, maker: _Maker, rng: random.Random) -> None:
@@ -414,81 +379,23 @@ async def _insert_walks(session: AsyncSession, world: JourneyWorld) -> None:
     await session.execute(
         insert(Enrolment),
         [
-            {
-                "id": e.id,
-                "journey_id": e.journey_id,
-                "journey_version": e.version,
-                "member_id": e.member_id,
-                "entry_key": f"order:{e.id}",
-                "dedupe_key": f"event:{e.id}",
-                "is_control": e.is_control,
-                "state": "completed",
-                "step_entered_at": e.entered_at,
-                "entered_at": e.entered_at,
-                "goal_reached_at": e.goal_reached_at,
-                "context": {},
-                "updated_at": e.entered_at,
-            }
+            asdict(e)
+            | {"entry_key": f"order:{e.id}", "dedupe_key": f"event:{e.id}", "state": "completed"}
+            | {"step_entered_at": e.entered_at, "context": {}, "updated_at": e.entered_at}
             for e in world.enrolments
         ],
     )
-    await session.execute(
-        insert(EnrolmentStep),
-        [
-            {
-                "id": r.id,
-                "enrolment_id": r.enrolment_id,
-                "journey_id": r.journey_id,
-                "step_id": r.step_id,
-                "outcome": r.outcome,
-                "variant": r.variant,
-                "ran_at": r.ran_at,
-            }
-            for r in world.runs
-        ],
-    )
+    await session.execute(insert(EnrolmentStep), [asdict(r) for r in world.runs])
     await session.execute(
         insert(Message),
         [
-            {
-                "id": m.id,
-                "idempotency_key": f"message:{m.id}",
-                "member_id": m.member_id,
-                "journey_id": m.journey_id,
-                "journey_version": m.version,
-                "enrolment_id": m.enrolment_id,
-                "step_id": m.step_id,
-                "variant": m.variant,
-                "channel": m.channel,
-                "template": f"t/{m.step_id}",
-                "purpose": "marketing",
-                "status": m.status,
-                "status_reason": m.status_reason,
-                "context": {},
-                "send_after_at": m.created_at,
-                "cost": m.cost,
-                "is_test": m.is_test,
-                "created_at": m.created_at,
-                "updated_at": m.created_at,
-                "sent_at": m.sent_at,
-                "delivered_at": m.delivered_at,
-                "failed_at": m.failed_at,
-            }
+            asdict(m)
+            | {"idempotency_key": f"message:{m.id}", "template": f"t/{m.step_id}"}
+            | {"purpose": "marketing", "context": {}, "send_after_at": m.created_at}
+            | {"updated_at": m.created_at}
             for m in world.messages
         ],
     )
     await session.execute(
-        insert(ConsentChange),
-        [
-            {
-                "id": c.id,
-                "member_id": c.member_id,
-                "channel": c.channel,
-                "purpose": "marketing",
-                "granted": c.granted,
-                "source": c.source,
-                "occurred_at": c.occurred_at,
-            }
-            for c in world.consents
-        ],
+        insert(ConsentChange), [asdict(c) | {"purpose": "marketing"} for c in world.consents]
     )

@@ -50,7 +50,7 @@ def last_touch(
         touch = m.touch_at
         if touch is None or (channel and m.channel != channel):
             continue
-        if not (touch < at and at - touch <= window(world, m.journey_id, m.version)):
+        if not (touch < at and at - touch <= window(world, m.journey_id, m.journey_version)):
             continue
         if best is None or (touch, m.id) > (best.touch_at, best.id):  # type: ignore[operator]
             best = m
@@ -178,7 +178,9 @@ def member_outcomes(
             continue
         e = enrolments[r.enrolment_id]
         reached = e.goal_reached_at is not None and e.goal_reached_at >= r.ran_at
-        exposures[e.is_control, e.member_id].append((r.ran_at, journey.windows[e.version], reached))
+        exposures[e.is_control, e.member_id].append(
+            (r.ran_at, journey.windows[e.journey_version], reached)
+        )
     paid: dict[int, list[FakeOrder]] = defaultdict(list)
     for o in world.orders:
         if o.counted:
@@ -275,7 +277,7 @@ def _closed(world: JourneyWorld, key: str, start: datetime, end: datetime, now: 
     journey = world.journey(key)
     enrolments = {e.id: e for e in world.enrolments}
     return all(
-        r.ran_at + journey.windows[enrolments[r.enrolment_id].version] <= now
+        r.ran_at + journey.windows[enrolments[r.enrolment_id].journey_version] <= now
         for r in world.runs
         if r.journey_id == journey.id
         and r.outcome in ("sent", "control")

@@ -63,7 +63,7 @@ def check_fixture(world: JourneyWorld) -> None:
     assert len(orders) > 300
     assert {by_id[m].journey_id for m in orders.values()} == {1, 2, 3}
     assert {by_id[m].status for m in orders.values()} == {"delivered", "sent"}
-    assert {by_id[m].version for m in orders.values() if by_id[m].journey_id == 1} == {1, 2}
+    assert {by_id[m].journey_version for m in orders.values() if by_id[m].journey_id == 1} == {1, 2}
     assert len(ref.opt_out_attribution(world, start, end)) > 50
     winback = ref.journey_report(world, "winback", *RANGES[0], ZONE, START)
     assert winback["holdout"]["control_members"] > 40
