@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import table_of
 from service.journeys.durations import format_duration
 from service.journeys.models import Enrolment, EnrolmentStep, Journey, JourneyVersion
 from service.members.models import ConsentChange
@@ -346,7 +347,7 @@ async def build_journeys(session: AsyncSession, *, members: int = 700) -> Journe
     world = generate(shop)
     created = ACTIVE_FROM - timedelta(days=1)
     await session.execute(
-        insert(Journey),
+        insert(table_of(Journey)),
         [
             {
                 "id": j.id,
@@ -364,7 +365,7 @@ async def build_journeys(session: AsyncSession, *, members: int = 700) -> Journe
         ],
     )
     await session.execute(
-        insert(JourneyVersion),
+        insert(table_of(JourneyVersion)),
         [
             {"journey_id": j.id, "version": v, "rule": j.rule(v), "created_at": created}
             for j in world.journeys
@@ -376,8 +377,9 @@ async def build_journeys(session: AsyncSession, *, members: int = 700) -> Journe
 
 
 async def _insert_walks(session: AsyncSession, world: JourneyWorld) -> None:
+    """Core inserts, one executemany each: the ORM's bulk path costs seconds here."""
     await session.execute(
-        insert(Enrolment),
+        insert(table_of(Enrolment)),
         [
             asdict(e)
             | {"entry_key": f"order:{e.id}", "dedupe_key": f"event:{e.id}", "state": "completed"}
@@ -385,9 +387,9 @@ async def _insert_walks(session: AsyncSession, world: JourneyWorld) -> None:
             for e in world.enrolments
         ],
     )
-    await session.execute(insert(EnrolmentStep), [asdict(r) for r in world.runs])
+    await session.execute(insert(table_of(EnrolmentStep)), [asdict(r) for r in world.runs])
     await session.execute(
-        insert(Message),
+        insert(table_of(Message)),
         [
             asdict(m)
             | {"idempotency_key": f"message:{m.id}", "template": f"t/{m.step_id}"}
@@ -397,5 +399,6 @@ async def _insert_walks(session: AsyncSession, world: JourneyWorld) -> None:
         ],
     )
     await session.execute(
-        insert(ConsentChange), [asdict(c) | {"purpose": "marketing"} for c in world.consents]
+        insert(table_of(ConsentChange)),
+        [asdict(c) | {"purpose": "marketing"} for c in world.consents],
     )
