@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.analytics import attribution
+from service.analytics.config import AnalyticsConfig
+from service.analytics.journey_report import journey_report
 from service.clock import FakeClock
 from service.settings import Settings
 from tests.analytics import reference_journeys as ref
@@ -97,6 +99,20 @@ async def test_every_figure_matches_the_plain_computation(
                 journey.key,
                 newest["attribution_window"],
             )
+    new_york = ZoneInfo("America/New_York")  # another shop zone: other day bounds, DST
+    config = AnalyticsConfig(timezone="America/New_York")
+    for journey in world.journeys:
+        async with sessions() as session:
+            report = await journey_report(
+                session,
+                key=journey.key,
+                first=RANGES[1][0],
+                last=RANGES[1][1],
+                config=config,
+                now=clock.now(),
+            )
+        found = report.model_dump(mode="json", include={"rows", "holdout"})
+        assert found == ref.journey_report(world, journey.key, *RANGES[1], new_york, clock.now())
     clock.set(datetime(2026, 6, 14, tzinfo=UTC))  # some windows of June are still open
     body = (await fetch(client, "winback", *RANGES[0])).json()
     assert (
