@@ -288,6 +288,7 @@ def generate(shop: World, seed: int = 618) -> JourneyWorld:
             maker.enrol(journey, rng.choice(shop.member_ids), at)
     _test_sends(world, rng)
     _boundaries(world, paid)
+    _exposure_boundaries(world)
     _consents(world, maker, rng)
     return world
 
@@ -324,6 +325,36 @@ def _boundaries(world: JourneyWorld, paid: list[FakeOrder]) -> None:
             failed_at=None,
         )
         world.messages.append(edge)
+
+
+def _exposure_boundaries(world: JourneyWorld) -> None:
+    """Send and control steps moved to exactly one window before a later order of their member
+    (it counts for the holdout) or a microsecond more (it does not); their messages move too."""
+    journey = world.journey("replenish")
+    window = journey.windows[1]
+    orders: dict[int, list[FakeOrder]] = {}
+    for o in world.orders:
+        if o.counted:
+            orders.setdefault(o.member_id, []).append(o)
+    enrolments = {e.id: e for e in world.enrolments}
+    moved = 0
+    for run in world.runs:
+        e = enrolments[run.enrolment_id]
+        later = [o for o in orders.get(e.member_id, []) if o.paid_at and o.paid_at > run.ran_at]
+        if run.journey_id != journey.id or run.outcome not in ("sent", "control") or not later:
+            continue
+        paid_at = min(o.paid_at for o in later if o.paid_at)
+        shift = paid_at - window - timedelta(microseconds=moved % 2) - run.ran_at
+        run.ran_at += shift
+        for m in world.messages:
+            if m.enrolment_id == e.id and m.step_id == run.step_id:
+                m.created_at += shift
+                m.sent_at = m.sent_at + shift if m.sent_at else None
+                m.delivered_at = m.delivered_at + shift if m.delivered_at else None
+                m.failed_at = m.failed_at + shift if m.failed_at else None
+        moved += 1
+        if moved == 12:
+            return
 
 
 def _consents(world: JourneyWorld, maker: _Maker, rng: random.Random) -> None:
