@@ -4,9 +4,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as PathParam
 
 from service.analytics import reports
 from service.analytics.config import AnalyticsConfig
+from service.analytics.journey_report import journey_report
+from service.analytics.journey_schemas import JourneyReport, journey_csv
 from service.analytics.periods import Period
 from service.analytics.report_schemas import (
     ConcentrationRow,
@@ -28,14 +31,16 @@ PeriodQuery = Annotated[Period, Query(description="day, week (ISO, from Monday) 
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"}
 }
+JourneyKey = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["winback"])]
 
 
-def _respond(report: Report[Any], fmt: str) -> Any:
+def _respond(report: Report[Any], fmt: str, name: str | None = None) -> Any:
     if fmt != "csv":
         return report
-    name = f"{report.report}_{report.date_from}_{report.date_to}.csv"
+    name = name or f"{report.report}_{report.date_from}_{report.date_to}.csv"
+    body = journey_csv(report) if isinstance(report, JourneyReport) else to_csv(report)
     return Response(
-        to_csv(report),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -145,3 +150,31 @@ async def value_concentration(
         now=clock.now(),
     )
     return _respond(report, fmt)
+
+
+@router.get(
+    "/journeys/{key}",
+    response_model=JourneyReport,
+    responses=CSV | {404: {"description": "No journey with this key"}},
+)
+async def journey(
+    key: JourneyKey,
+    session: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    first: From,
+    last: To,
+    fmt: Format = "json",
+) -> Any:
+    """Per step, variant and channel: messages, opt-outs, conversions, attributed orders and
+    revenue, cost and ROI; and the holdout's uplift with 95% confidence intervals. The CSV is
+    one table: the step rows, then the holdout row (column `section`)."""
+    report = await journey_report(
+        session,
+        key=key,
+        first=first,
+        last=last,
+        config=AnalyticsConfig.from_settings(settings),
+        now=clock.now(),
+    )
+    return _respond(report, fmt, f"journey_{key}_{first}_{last}.csv")

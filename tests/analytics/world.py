@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import table_of
 from service.members.models import Member
 from service.members.stats import recompute_stats
 from service.orders.models import Order, OrderItem
@@ -164,14 +165,14 @@ async def build(session: AsyncSession, *, members: int = 420, seed: int = 202606
     member_ids, orders = generate(members, seed)
     created = START - timedelta(days=30)
     await session.execute(
-        insert(Member),
+        insert(table_of(Member)),
         [
             {"id": i, "external_id": f"m-{i}", "created_at": created, "updated_at": created}
             for i in member_ids
         ],
     )
     await session.execute(
-        insert(Product),
+        insert(table_of(Product)),
         [
             {
                 "sku": sku,
@@ -198,7 +199,7 @@ async def build(session: AsyncSession, *, members: int = 420, seed: int = 202606
 
 async def _insert_orders(session: AsyncSession, orders: list[FakeOrder]) -> None:
     await session.execute(
-        insert(Order),
+        insert(table_of(Order)),
         [
             {
                 "id": o.id,
@@ -219,7 +220,7 @@ async def _insert_orders(session: AsyncSession, orders: list[FakeOrder]) -> None
         ],
     )
     await session.execute(
-        insert(OrderItem),
+        insert(table_of(OrderItem)),
         [
             {
                 "order_id": o.id,

@@ -291,6 +291,8 @@ async def test_malformed_input_is_a_4xx_naming_the_field(
         ("GET", "/v1/orders/%00", ["path"]),
         ("GET", "/v1/members?tag=%00", ["query", "tag"]),
         ("GET", "/v1/members?city=a%00b&limit=2", ["query", "city"]),
+        ("GET", "/v1/reports/journeys/a%00b?from=2026-01-01&to=2026-01-31", ["path"]),
+        ("GET", "/v1/reports/journeys/winback?from=2026-01-01&to=2026-01%00", ["query", "to"]),
     ],
 )
 async def test_a_nul_in_the_url_is_a_422(
@@ -298,6 +300,27 @@ async def test_a_nul_in_the_url_is_a_422(
 ) -> None:
     async with shared_api.client(shared_api.keys["admin"]) as client:
         response = await client.request(method, url, json={"title": "x"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+
+
+@pytest.mark.parametrize(
+    ("url", "loc"),
+    [
+        ("/v1/reports/journeys/No_Such?from=2026-01-01&to=2026-01-31", ["path", "key"]),
+        ("/v1/reports/journeys/winback?from=2026-01-01&to=2026-02-30", ["query", "to"]),
+        ("/v1/reports/journeys/winback?to=2026-01-31", ["query", "from"]),
+        (
+            "/v1/reports/journeys/winback?from=2026-01-01&to=2026-01-31&format=xls",
+            ["query", "format"],
+        ),
+    ],
+)
+async def test_a_bad_report_query_is_a_422_naming_it(
+    shared_api: SharedApi, url: str, loc: list[str]
+) -> None:
+    async with shared_api.client(shared_api.keys["admin"]) as client:
+        response = await client.get(url)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == loc
 

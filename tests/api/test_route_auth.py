@@ -76,7 +76,7 @@ def passes(scope: Scope, checks: list[frozenset[Scope]]) -> bool:
 async def test_the_table_sees_every_area() -> None:
     prefixes = {path.split("/")[2] for _, path, _, _ in ROUTES}
     assert {"keys", "members", "products", "orders", "webhooks"} <= prefixes
-    assert {"calendar", "message-templates"} <= prefixes
+    assert {"calendar", "message-templates", "reports"} <= prefixes
     assert len(ROUTES) >= 18
 
 
@@ -118,6 +118,7 @@ async def test_route_needs_a_key_with_its_scope(
         (Scope.MARKETER, "POST", "/v1/keys"),
         (Scope.MARKETER, "POST", "/v1/orders/batch"),
         (Scope.INGEST, "DELETE", "/v1/keys/1"),
+        (Scope.INGEST, "GET", "/v1/reports/journeys/winback?from=2026-01-01&to=2026-01-31"),
     ],
 )
 async def test_known_scope_refusals(
