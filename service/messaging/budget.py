@@ -35,7 +35,7 @@ class Budget:
     """The work one render may still do; created per render, never shared."""
 
     limits: RenderLimits
-    timer: Callable[[], float] = time.perf_counter
+    timer: Callable[[], float] = time.thread_time
     steps: int = 0
     deadline: float = field(init=False)
 

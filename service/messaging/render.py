@@ -92,7 +92,7 @@ class Renderer:
         self,
         limits: RenderLimits | None = None,
         *,
-        timer: Callable[[], float] = time.perf_counter,
+        timer: Callable[[], float] = time.thread_time,
         cache_size: int = 512,
     ) -> None:
         self.limits = limits or RenderLimits()
