@@ -195,9 +195,10 @@ class _ResponseStream(httpx.AsyncByteStream):
 class GatewayTransport(httpx.AsyncBaseTransport):
     """An `httpx.AsyncClient(transport=…)` for the gateways: HTTP/1.1 keep-alive over asyncio."""
 
-    def __init__(self, *, limits: httpx.Limits) -> None:
+    def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # verified, as httpx's default transport
+            # verified against the CAs httpx's own transport trusts, unless told otherwise
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
