@@ -37,7 +37,7 @@ from service.messaging.retry import RetryPolicy, next_attempt
 
 log = logging.getLogger("huitou.dispatcher")
 RECORD_MAX = 500  # outcomes per recording transaction
-RECORD_LINGER = 0.05  # seconds an outcome may wait for others to share its transaction
+RECORD_LINGER = 0.2  # seconds an outcome may wait for others to share its transaction
 
 
 @dataclass(frozen=True)
