@@ -7,8 +7,11 @@ same server; a per-gateway rate limit held; SMTP to aiosmtpd as a figure.
 record; each round is followed by the plain loop on the very requests it sent, and the medians
 are reported (a shared machine's load moves both alike). `cpu_ratio` compares CPU seconds per
 message instead (ours: this process plus the PostgreSQL backends that served it), which a busy
-machine disturbs less than wall-clock rates. `dispatch_pipeline_*` is the dispatcher's own
-ceiling, to a gateway that accepts at once. The rate limit is set to 500/s, or to half of what
+machine disturbs less than wall-clock rates. Both sides run in uvloop, the loop uvicorn gives
+the service. `dispatch_ceiling` shows what bounds both on the machine at hand: the plain loop
+against the same requests written by hand on asyncio streams, and the gateway server's CPU per
+request. `dispatch_pipeline_*` is the dispatcher's own ceiling, to a gateway that accepts at
+once. The rate limit is set to 500/s, or to half of what
 the plain loop reached when the machine cannot do more, so that the limiter, not the machine,
 holds the rate.
 """
