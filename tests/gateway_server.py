@@ -17,6 +17,8 @@ import asyncio
 import json
 from collections import Counter, deque
 
+import uvloop
+
 from tests.loopback_http import Drop, HttpRequest, HttpResponse, LoopbackHttpServer
 
 
@@ -107,4 +109,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(_main(args.port, args.delay_ms))
+    uvloop.run(_main(args.port, args.delay_ms))  # as fast a loop as the server side can have

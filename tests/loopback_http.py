@@ -8,6 +8,7 @@ gateway tests need. Start it in the test's event loop, or in its own process wit
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -42,13 +43,18 @@ class LoopbackHttpServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.scheme = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    async def start(self, port: int = 0) -> LoopbackHttpServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+    async def start(
+        self, port: int = 0, *, tls: ssl.SSLContext | None = None
+    ) -> LoopbackHttpServer:
+        """Listening on loopback (`https://` with a server-side `tls` context)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port, ssl=tls)
+        self.scheme = "https" if tls else "http"
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -66,7 +72,7 @@ class LoopbackHttpServer:
         self._tasks.add(task)
         try:
             await self._connection(reader, writer)
-        except (ConnectionError, h11.ProtocolError, Drop):
+        except (ConnectionError, ssl.SSLError, h11.ProtocolError, Drop):
             pass
         finally:
             self._tasks.discard(task)

@@ -15,6 +15,7 @@ from service.members.models import Channel
 from service.messaging.gateways import Gateways
 from service.messaging.gateways.http_sms import HttpSmsGateway
 from service.messaging.gateways.local_file import LocalFileGateway, LocalOutbox
+from service.messaging.gateways.transport import GatewayTransport
 from service.messaging.render import Renderer
 from service.settings import Settings
 from tests.dispatch.kit import Harness, add_template
@@ -37,7 +38,10 @@ async def server(fake: FakeSmsGateway) -> AsyncIterator[LoopbackHttpServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as client:
+    """The client the service's gateways use: over the gateway transport (see open_gateways)."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    transport = GatewayTransport(limits=limits)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3), transport=transport) as client:
         yield client
 
 

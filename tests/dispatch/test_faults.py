@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import PROJECT_ROOT
@@ -114,6 +114,29 @@ async def _count(sessions: async_sessionmaker[AsyncSession], status: MessageStat
         return int(found or 0)
 
 
+async def server_time(sessions: async_sessionmaker[AsyncSession]) -> datetime:
+    """The database server's clock, to name the sessions opened after this moment."""
+    async with sessions() as session:
+        moment: datetime = await session.scalar(text("SELECT clock_timestamp()"))
+        return moment
+
+
+async def end_sessions_opened_since(
+    sessions: async_sessionmaker[AsyncSession], since: datetime
+) -> None:
+    """Ends the server sessions a killed process left, and waits until they are gone: until then
+    a COMMIT it sent just before it died may still land, so what it left is not yet final."""
+    async with sessions() as session:
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_start >= :since"
+            ),
+            {"since": since},
+        )
+
+
 def dispatcher_env(database_url: str, gateway_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUITOU_")}
     return env | {
@@ -161,12 +184,14 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing_and_sends_nothing_twi
     env = dispatcher_env(
         database_url, server.url, HUITOU_DISPATCH_BATCH="40", HUITOU_DISPATCH_CONCURRENCY="4"
     )
+    started = await server_time(harness.sessions)
     process = await start_tick(env, AT)
     async with asyncio.timeout(120):
         await fake.wait_delivered(60)
     process.send_signal(signal.SIGKILL)
     await process.wait()
     assert process.returncode == -signal.SIGKILL
+    await end_sessions_opened_since(harness.sessions, started)
     in_flight = await _count(harness.sessions, MessageStatus.SENDING)
     assert in_flight > 0  # the kill caught a batch mid-way
     assert 60 <= len(fake.delivered) < len(keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from service.messaging.gateways.base import (
     UnknownOutcomeError,
 )
 from service.messaging.gateways.http_sms import HttpSmsGateway
+from service.messaging.gateways.transport import GatewayTransport
 from tests.gateway_server import FakeSmsGateway
 from tests.loopback_http import LoopbackHttpServer
 
@@ -45,9 +47,16 @@ async def server(fake: FakeSmsGateway) -> AsyncIterator[LoopbackHttpServer]:
     await server.stop()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.5)) as client:
+@pytest.fixture(params=["gateway_transport", "httpx_default"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Over the transport the service uses, and over httpx's own: the same behaviour."""
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+    transport = (
+        GatewayTransport(limits=limits)
+        if request.param == "gateway_transport"
+        else httpx.AsyncHTTPTransport(limits=limits)
+    )
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.5), transport=transport) as client:
         yield client
 
 
@@ -149,3 +158,27 @@ async def test_a_wrong_token_is_permanent(
     gw = HttpSmsGateway(client, url=f"{server.url}/sms", auth_value="Bearer wrong")
     with pytest.raises(PermanentError, match="401"):
         await gw.send(sms())
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    fake: FakeSmsGateway, server: LoopbackHttpServer, client: httpx.AsyncClient
+) -> None:
+    gw = gateway(client, server)
+    await gw.send(sms("first"))  # leaves a keep-alive connection in the pool
+    await server.stop()  # closes it from the server's side
+    again = await LoopbackHttpServer(fake).start(server.port)
+    try:
+        receipt = await gw.send(sms("second"))
+    finally:
+        await again.stop()
+    assert receipt.provider_id == "gw-2"
+    assert fake.delivered == {"first": 1, "second": 1}
+
+
+async def test_many_concurrent_sends_share_the_pool(
+    fake: FakeSmsGateway, server: LoopbackHttpServer, client: httpx.AsyncClient
+) -> None:
+    gw = gateway(client, server)
+    receipts = await asyncio.gather(*(gw.send(sms(f"k{n}")) for n in range(50)))
+    assert len({r.provider_id for r in receipts}) == 50
+    assert sum(fake.delivered.values()) == 50

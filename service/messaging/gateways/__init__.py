@@ -16,6 +16,7 @@ from service.messaging.gateways.base import Gateway
 from service.messaging.gateways.http_sms import HttpSmsGateway
 from service.messaging.gateways.local_file import LocalFileGateway, LocalOutbox
 from service.messaging.gateways.smtp_email import SmtpConfig, SmtpEmailGateway
+from service.messaging.gateways.transport import GatewayTransport
 from service.settings import Settings
 
 
@@ -79,7 +80,8 @@ async def open_gateways(settings: Settings, clock: Clock) -> AsyncIterator[Gatew
     outbox = LocalOutbox(Path(settings.outbox_dir), clock=clock, zone=settings.zone)
     timeout = httpx.Timeout(settings.gateway_timeout_seconds)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    transport = GatewayTransport(limits=limits)
+    async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
         smtp = SmtpEmailGateway(smtp_config(settings)) if settings.email_gateway == "smtp" else None
         email: Gateway = smtp or LocalFileGateway(outbox, channel=Channel.EMAIL)
         try:

@@ -30,7 +30,7 @@ class HttpSmsGateway:
         auth_value: str | None = None,
         honours_idempotency: bool = True,
     ) -> None:
-        self._client, self._url = client, url
+        self._client, self._url = client, httpx.URL(url)  # parsed once, not per message
         self._headers = {auth_header: auth_value} if auth_value else {}
         self.honours_idempotency = honours_idempotency
 

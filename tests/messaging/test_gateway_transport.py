@@ -1,0 +1,70 @@
+"""The gateways' transport over TLS, as real SMS providers are reached: verified, or refused."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import trustme
+
+from service.members.models import Channel
+from service.messaging.gateways.base import OutgoingMessage, RetryableError
+from service.messaging.gateways.http_sms import HttpSmsGateway
+from service.messaging.gateways.transport import GatewayTransport
+from tests.gateway_server import FakeSmsGateway
+from tests.loopback_http import LoopbackHttpServer
+
+LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def tls_server(ca: trustme.CA, fake: FakeSmsGateway) -> AsyncIterator[LoopbackHttpServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = await LoopbackHttpServer(fake).start(tls=context)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def fake() -> FakeSmsGateway:
+    return FakeSmsGateway()
+
+
+def sms(key: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        idempotency_key=key, channel=Channel.SMS, to="+8613812345678", text="【回头】您好",
+        template="new_customer/thanks",
+    )  # fmt: skip
+
+
+async def test_sends_over_verified_tls_and_reuses_the_connection(
+    ca: trustme.CA, tls_server: LoopbackHttpServer, fake: FakeSmsGateway
+) -> None:
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    transport = GatewayTransport(limits=LIMITS, ssl_context=trusted)
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(2)) as client:
+        gateway = HttpSmsGateway(client, url=f"{tls_server.url}/sms")
+        first, second = await gateway.send(sms("a")), await gateway.send(sms("b"))
+    assert tls_server.url.startswith("https://")
+    assert (first.provider_id, second.provider_id) == ("gw-1", "gw-2")
+    assert fake.delivered == {"a": 1, "b": 1}
+
+
+async def test_a_certificate_nobody_vouches_for_is_refused_before_sending(
+    tls_server: LoopbackHttpServer, fake: FakeSmsGateway
+) -> None:
+    transport = GatewayTransport(limits=LIMITS)  # the usual CAs: not this test's own
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(2)) as client:
+        gateway = HttpSmsGateway(client, url=f"{tls_server.url}/sms", honours_idempotency=False)
+        with pytest.raises(RetryableError, match="ConnectError"):  # never sent: safe to retry
+            await gateway.send(sms("a"))
+    assert fake.attempts == {}
