@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +30,6 @@ Recorded = dict[int, tuple[int, int, OrderState]]  # staged seq -> order id, mem
 class Merged:
     updated: int  # orders recorded before this chunk that it changed
     unchanged: int
-    member_ids: set[int]  # members whose orders changed
 
 
 def _same_order() -> Any:
@@ -105,16 +104,6 @@ def _insert_orders(dialect: str, now: datetime) -> Any:
     )
 
 
-def new_order_members() -> Select[tuple[int]]:
-    s = import_orders.c
-    query = (
-        select(Member.id)
-        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
-        .where(~s.existing)
-    )
-    return cast("Select[tuple[int]]", query)
-
-
 async def merge_recorded(
     conn: AsyncConnection,
     recorded: Recorded,
@@ -132,11 +121,7 @@ async def merge_recorded(
     changed, items = _fold(states, messages, now)
     await _write(conn, states, changed, items, now)
     updated = len(changed & recorded.keys())
-    return Merged(
-        updated=updated,
-        unchanged=len(recorded) - updated,
-        member_ids={states[seq][1] for seq in changed},
-    )
+    return Merged(updated=updated, unchanged=len(recorded) - updated)
 
 
 def _fold(

@@ -67,6 +67,19 @@ import_members = Table(
     Column("name", String(200)),
     **TEMP,
 )
+# The members whose stats the run recomputes at its end; kept across the chunks' commits.
+noted = MetaData()
+import_touched = Table(
+    "import_touched",
+    noted,
+    Column(
+        "member_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    prefixes=["TEMPORARY"],
+)
 ORDER_COLUMNS = [c.name for c in import_orders.c if c.name != "existing"]
 ITEM_COLUMNS = [c.name for c in import_items.c]
 MEMBER_COLUMNS = [c.name for c in import_members.c]
@@ -209,6 +222,7 @@ async def load_rows(
 
 async def create_staging(conn: AsyncConnection) -> None:
     await conn.run_sync(staging.create_all)
+    await conn.run_sync(noted.create_all)
 
 
 async def clear_staging(conn: AsyncConnection) -> None:

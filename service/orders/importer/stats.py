@@ -1,0 +1,56 @@
+"""Member stats after an import: each member's recomputed once, at the end of the run.
+
+Recomputing per chunk re-wrote a member's row for every chunk holding one of their orders, close
+to once per order, and that row update was the costliest statement of a chunk. Instead each
+chunk notes its orders' members in a temporary table, and the run recomputes them at its end in
+short transactions. A crash loses the table, so the checkpoint keeps where the chunks awaiting
+their stats begin; the resumed run notes their members again from the file (`note_range`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.db import dialect_insert
+from service.members.stats import recompute_stats
+from service.orders.importer.apply import PLATFORM
+from service.orders.importer.staging import import_orders, import_touched
+from service.orders.models import Order
+
+BATCH = 5_000  # members per transaction: short write locks for webhooks arriving meanwhile
+
+
+async def note_members(conn: AsyncConnection) -> None:
+    """Note the members of the staged orders as recorded now, created or merged or unchanged
+    (so importing a file again also brings its members' stats in line)."""
+    s = import_orders.c
+    chosen = (
+        select(Order.member_id)
+        .distinct()
+        .join_from(
+            import_orders,
+            Order,
+            and_(Order.platform == PLATFORM, Order.external_id == s.external_id),
+        )
+    )
+    await conn.execute(
+        dialect_insert(conn.dialect.name, import_touched)
+        .from_select(["member_id"], chosen)
+        .on_conflict_do_nothing(index_elements=["member_id"])
+    )
+
+
+async def recompute_noted(conn: AsyncConnection) -> int:
+    """Recompute the noted members' stats, a batch per transaction; returns how many."""
+    member = import_touched.c.member_id
+    last, done = 0, 0
+    while True:
+        async with conn.begin():
+            batch = select(member).where(member > last).order_by(member).limit(BATCH)
+            ids = list(await conn.scalars(batch))
+            if not ids:
+                await conn.execute(delete(import_touched))
+                return done
+            await recompute_stats(AsyncSession(bind=conn), member_ids=ids)
+        last, done = ids[-1], done + len(ids)
