@@ -26,7 +26,7 @@ from service.orders.importer.members import (
 from service.orders.importer.reader import Chunk, Position
 from service.orders.importer.records import ImportOrder, Problem
 from service.orders.importer.staging import Staged, import_items, import_orders
-from service.orders.importer.stats import note_members
+from service.orders.importer.stats import note_chunk
 
 
 @dataclass
@@ -138,7 +138,7 @@ async def _apply_staged(
     counts.orders_created = await insert_new(conn, now=now)
     merged = await merge_recorded(conn, recorded, orders, repeats, now=now)
     counts.orders_updated, counts.orders_unchanged = merged.updated, merged.unchanged
-    await note_members(conn)
+    await note_chunk(conn, recorded=(member for _, member, _ in recorded.values()))
 
 
 async def _announce(

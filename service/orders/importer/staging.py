@@ -45,7 +45,9 @@ import_orders = Table(
     Column("created_at", Stamp, nullable=False),
     *(Column(name, Stamp) for name in STAMPS),
     Column("repeated", Boolean, nullable=False),
+    # Filled in by the database: whether the order is recorded already, and its member's id.
     Column("existing", Boolean, nullable=False, server_default=false()),
+    Column("member_id", BigInteger().with_variant(Integer(), "sqlite")),
     **TEMP,
 )
 import_items = Table(
@@ -80,7 +82,7 @@ import_touched = Table(
     ),
     prefixes=["TEMPORARY"],
 )
-ORDER_COLUMNS = [c.name for c in import_orders.c if c.name != "existing"]
+ORDER_COLUMNS = [c.name for c in import_orders.c if c.name not in {"existing", "member_id"}]
 ITEM_COLUMNS = [c.name for c in import_items.c]
 MEMBER_COLUMNS = [c.name for c in import_members.c]
 # The status times a new order gets stamped with `now` when the message lacks them.

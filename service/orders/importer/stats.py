@@ -9,6 +9,8 @@ their stats begin; the resumed run notes their members again from the file (`not
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -21,9 +23,23 @@ from service.orders.models import Order
 BATCH = 5_000  # members per transaction: short write locks for webhooks arriving meanwhile
 
 
+async def note_chunk(conn: AsyncConnection, *, recorded: Iterable[int]) -> None:
+    """Note the members of the chunk's new orders and of the orders it found `recorded`, merged
+    or unchanged (so importing a file again also brings its members' stats in line).
+    PostgreSQL noted the new orders' members as it inserted them."""
+    s = import_orders.c
+    insert = dialect_insert(conn.dialect.name, import_touched).on_conflict_do_nothing(
+        index_elements=["member_id"]
+    )
+    if conn.dialect.name == "sqlite":
+        new = select(s.member_id).distinct().where(~s.existing)
+        await conn.execute(insert.from_select(["member_id"], new))
+    if members := sorted(set(recorded)):
+        await conn.execute(insert, [{"member_id": member} for member in members])
+
+
 async def note_members(conn: AsyncConnection) -> None:
-    """Note the members of the staged orders as recorded now, created or merged or unchanged
-    (so importing a file again also brings its members' stats in line)."""
+    """Note the members of the staged orders as recorded now (for chunks read again)."""
     s = import_orders.c
     chosen = (
         select(Order.member_id)
