@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
 from service.members.models import Member
+from service.orders.importer import stats
 from service.orders.importer.checkpoint import checkpoint_path
 from service.orders.importer.reader import Position
 from service.orders.importer.run import ImportOptions, ImportReport, Listener, import_file
@@ -143,6 +144,23 @@ async def test_import_stores_what_the_webhook_would(
     [(kind_, payload)] = await events(sessions)  # one per chunk, none per order or member
     assert kind_ == "orders.imported"
     assert payload["orders_created"] == 6
+
+
+async def test_stats_recomputed_in_several_batches_match_the_webhooks(
+    database_url: str,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await through_webhook(sessions, history(), clock)
+    expected = await snapshot(sessions)
+    await truncate_all(engine)
+
+    monkeypatch.setattr(stats, "BATCH", 2)  # three members: two batches
+    await run_import(database_url, write_csv(tmp_path / "h.csv", history()), clock)
+    assert await snapshot(sessions) == expected
 
 
 async def test_orders_already_recorded_merge_like_the_webhook(
