@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,7 +15,12 @@ from sqlalchemy.sql import Select
 from service.db import UtcDateTime, dialect_insert
 from service.members.models import Member
 from service.orders.importer.records import ImportOrder, message_of
-from service.orders.importer.staging import ORDER_COLUMNS, import_items, import_orders
+from service.orders.importer.staging import (
+    ORDER_COLUMNS,
+    import_items,
+    import_orders,
+    import_touched,
+)
 from service.orders.merge import STATE_FIELDS, OrderState, merge
 from service.orders.models import Order, OrderItem
 
@@ -30,7 +35,6 @@ Recorded = dict[int, tuple[int, int, OrderState]]  # staged seq -> order id, mem
 class Merged:
     updated: int  # orders recorded before this chunk that it changed
     unchanged: int
-    member_ids: set[int]  # members whose orders changed
 
 
 def _same_order() -> Any:
@@ -59,12 +63,13 @@ async def mark_recorded(conn: AsyncConnection) -> None:
 
 async def insert_new(conn: AsyncConnection, *, now: datetime) -> int:
     """Insert the staged orders not recorded yet, and their items; returns how many orders."""
-    orders = _insert_orders(conn.dialect.name, now)
     i, s = import_items.c, import_orders.c
     item_columns = ["order_id", "member_id", "sku", "quantity", "price"]
     if conn.dialect.name == "postgresql":
         # One statement: items go only to the orders this INSERT made (not to one a webhook
         # made meanwhile), which RETURNING names.
+        # Their members are noted for the stats from RETURNING too.
+        orders = _insert_orders(conn.dialect.name, now, first_id=None)
         new = orders.returning(Order.id, Order.member_id, Order.external_id).cte("new")
         items = insert(OrderItem).from_select(
             item_columns,
@@ -73,14 +78,26 @@ async def insert_new(conn: AsyncConnection, *, now: datetime) -> int:
             .join(import_items, i.order_seq == s.seq)
             .order_by(i.seq),
         )
-        count = select(func.count()).select_from(new).add_cte(items.cte("items"))
+        noted = (
+            dialect_insert("postgresql", import_touched)
+            .from_select(["member_id"], select(new.c.member_id).distinct())
+            .on_conflict_do_nothing(index_elements=["member_id"])
+        )
+        count = (
+            select(func.count())
+            .select_from(new)
+            .add_cte(items.cte("items"))
+            .add_cte(noted.cte("noted"))
+        )
         return await conn.scalar(count) or 0
-    # SQLite: this transaction holds the write lock, so no one else inserts meanwhile.
-    created = (await conn.execute(orders)).rowcount
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so no one else inserts
+    # meanwhile: the new orders take ids from the staged order's place in the chunk, and their
+    # items name them without looking each order up again. A conflict would be a bug: it fails.
+    first_id = (await conn.scalar(select(func.max(Order.id))) or 0) + 1
+    created = (await conn.execute(_insert_orders("sqlite", now, first_id=first_id))).rowcount
     chosen = (
-        select(Order.id, Order.member_id, i.sku, i.quantity, i.price)
+        select(s.seq + first_id, s.member_id, i.sku, i.quantity, i.price)
         .join_from(import_items, import_orders, s.seq == i.order_seq)
-        .join(Order, _same_order())
         .where(~s.existing)
         .order_by(i.seq)
     )
@@ -88,31 +105,27 @@ async def insert_new(conn: AsyncConnection, *, now: datetime) -> int:
     return created
 
 
-def _insert_orders(dialect: str, now: datetime) -> Any:
+def _insert_orders(dialect: str, now: datetime, *, first_id: int | None) -> Any:
     s = import_orders.c
     stamp = literal(now, UtcDateTime())
+    ids: list[Any] = []
+    columns: list[str] = []
+    member: Any = Member.id
+    staged: Any = import_orders.join(Member, Member.external_id == s.member_external_id)
+    if first_id is not None:  # SQLite: the id and the member known already
+        ids, columns, member, staged = [s.seq + first_id], ["id"], s.member_id, import_orders
     chosen: Select[Any] = (
-        select(literal(PLATFORM), Member.id, *(s[c] for c in COPIED), stamp, stamp)
-        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
+        select(*ids, literal(PLATFORM), member, *(s[c] for c in COPIED), stamp, stamp)
+        .select_from(staged)
         .where(~s.existing)
         .order_by(s.seq)
     )
-    return (
-        dialect_insert(dialect, Order)
-        .from_select(["platform", "member_id", *COPIED, "recorded_at", "updated_at"], chosen)
-        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-        .execution_options(preserve_rowcount=True)
+    statement = dialect_insert(dialect, Order).from_select(
+        [*columns, "platform", "member_id", *COPIED, "recorded_at", "updated_at"], chosen
     )
-
-
-def new_order_members() -> Select[tuple[int]]:
-    s = import_orders.c
-    query = (
-        select(Member.id)
-        .join_from(import_orders, Member, Member.external_id == s.member_external_id)
-        .where(~s.existing)
-    )
-    return cast("Select[tuple[int]]", query)
+    if first_id is None:
+        statement = statement.on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    return statement.execution_options(preserve_rowcount=True)
 
 
 async def merge_recorded(
@@ -132,11 +145,7 @@ async def merge_recorded(
     changed, items = _fold(states, messages, now)
     await _write(conn, states, changed, items, now)
     updated = len(changed & recorded.keys())
-    return Merged(
-        updated=updated,
-        unchanged=len(recorded) - updated,
-        member_ids={states[seq][1] for seq in changed},
-    )
+    return Merged(updated=updated, unchanged=len(recorded) - updated)
 
 
 def _fold(

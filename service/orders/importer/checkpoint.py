@@ -1,4 +1,5 @@
-"""`FILE.checkpoint`: where the next chunk starts, for these bytes into this database only."""
+"""`FILE.checkpoint`: where the next chunk starts, for these bytes into this database only, and
+from where the committed chunks still await their members' stats."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class Identity:
 class Checkpoint:
     position: Position  # where the next chunk starts
     done: bool  # the whole file is in
+    # The chunks from here up to `position` are committed but their members' stats are not
+    # recomputed yet (a run does that once at its end); None when nothing waits.
+    stats_from: Position | None = None
 
 
 def checkpoint_path(path: Path) -> Path:
@@ -54,16 +58,29 @@ def load(path: Path, identity: Identity) -> Checkpoint | None:
         saved = json.loads(checkpoint_path(path).read_text())
         if Identity(**saved["file"]) != identity:
             return None
-        return Checkpoint(Position(int(saved["offset"]), int(saved["line"])), bool(saved["done"]))
-    except (OSError, ValueError, TypeError, KeyError):
+        pending = saved.get("stats_from")
+        return Checkpoint(
+            Position(int(saved["offset"]), int(saved["line"])),
+            bool(saved["done"]),
+            None if pending is None else Position(int(pending[0]), int(pending[1])),
+        )
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
         return None
 
 
-def save(path: Path, identity: Identity, position: Position, *, done: bool) -> None:
+def save(
+    path: Path,
+    identity: Identity,
+    position: Position,
+    *,
+    done: bool,
+    stats_from: Position | None = None,
+) -> None:
     """Replace the checkpoint atomically: a crash leaves the old one or the new one."""
     target = checkpoint_path(path)
     temporary = target.with_name(target.name + ".tmp")
-    state = {"offset": position.offset, "line": position.line, "done": done}
+    state: dict[str, object] = {"offset": position.offset, "line": position.line, "done": done}
+    state["stats_from"] = None if stats_from is None else list(stats_from)
     with temporary.open("w") as file:
         json.dump(state | {"file": asdict(identity)}, file)
         file.flush()

@@ -1,5 +1,5 @@
 """One chunk, one transaction: stage, create members, insert orders and items, merge the
-orders already recorded, recompute the touched members' stats, announce the chunk."""
+orders already recorded, note the members whose stats the run recomputes, announce the chunk."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.events.service import append_event
 from service.members.normalizer import ContactNormalizer
-from service.members.stats import recompute_stats
 from service.orders.importer.apply import (
     insert_new,
     mark_recorded,
     merge_recorded,
-    new_order_members,
     recorded_orders,
 )
 from service.orders.importer.members import (
@@ -28,6 +26,7 @@ from service.orders.importer.members import (
 from service.orders.importer.reader import Chunk, Position
 from service.orders.importer.records import ImportOrder, Problem
 from service.orders.importer.staging import Staged, import_items, import_orders
+from service.orders.importer.stats import note_chunk
 
 
 @dataclass
@@ -139,11 +138,7 @@ async def _apply_staged(
     counts.orders_created = await insert_new(conn, now=now)
     merged = await merge_recorded(conn, recorded, orders, repeats, now=now)
     counts.orders_updated, counts.orders_unchanged = merged.updated, merged.unchanged
-    session = AsyncSession(bind=conn)
-    if counts.orders_created:
-        await recompute_stats(session, member_ids=new_order_members())
-    if merged.member_ids:
-        await recompute_stats(session, member_ids=sorted(merged.member_ids))
+    await note_chunk(conn, recorded=(member for _, member, _ in recorded.values()))
 
 
 async def _announce(

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, literal, select, true
+from sqlalchemy import exists, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from service.db import dialect_insert
 from service.members.models import Member
@@ -18,12 +19,26 @@ from service.orders.importer.staging import MEMBER_COLUMNS, import_members, impo
 Contact = tuple[str | None, str | None, str | None]
 
 
+async def find_members(conn: AsyncConnection) -> None:
+    """On SQLite, set the staged orders' member ids where their members are in the database,
+    so that the later statements find them without a join. (On PostgreSQL updating the
+    staged rows costs more than the joins: they stay.)"""
+    if conn.dialect.name != "sqlite":
+        return
+    s = import_orders.c
+    found = select(Member.id).where(Member.external_id == s.member_external_id).scalar_subquery()
+    await conn.execute(update(import_orders).values(member_id=found).where(s.member_id.is_(None)))
+
+
 async def unknown_members(conn: AsyncConnection) -> set[str]:
     """External ids of the staged orders' members that are not in the database yet."""
-    known = exists().where(Member.external_id == import_orders.c.member_external_id)
-    return set(
-        await conn.scalars(select(import_orders.c.member_external_id).distinct().where(~known))
-    )
+    s = import_orders.c
+    unknown: ColumnElement[bool] = s.member_id.is_(None)
+    if conn.dialect.name == "sqlite":
+        await find_members(conn)
+    else:
+        unknown = ~exists().where(Member.external_id == s.member_external_id)
+    return set(await conn.scalars(select(s.member_external_id).distinct().where(unknown)))
 
 
 def new_member_contacts(
@@ -96,4 +111,6 @@ async def create_members(
         .on_conflict_do_nothing(index_elements=["external_id"])
         .execution_options(preserve_rowcount=True)
     )
-    return (await conn.execute(statement)).rowcount
+    created = (await conn.execute(statement)).rowcount
+    await find_members(conn)
+    return created

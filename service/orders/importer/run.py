@@ -1,5 +1,6 @@
 """An import run: the file is read and staged off the event loop while the previous chunk is
-applied, each chunk commits on its own, and a checkpoint after each commit makes it resumable."""
+applied, each chunk commits on its own, and a checkpoint after each commit makes it resumable.
+The members' stats are recomputed once at the end (see `stats`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from service.orders.importer import checkpoint
 from service.orders.importer.chunk import ChunkContext, Counts, apply_chunk
 from service.orders.importer.reader import Chunk, Position, read_chunks
 from service.orders.importer.staging import Staged, TimeEncoder, create_staging
+from service.orders.importer.stats import note_members, recompute_noted
 
 SQLITE_CACHE_KIB = 65_536  # with two chunks in flight the importer stays under 300 MB
 CONTACT_FIELDS = {
@@ -74,12 +76,17 @@ async def import_file(
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_bulk_connection)
     run = _Run(path, identity, options, clock, listener, report)
+    run.stats_from = saved.stats_from if saved and saved.stats_from else start
     try:
         async with engine.connect() as conn:
             async with conn.begin():
                 await create_staging(conn)
             with _bulk_allocation():
-                await run.chunks(conn, start)
+                if run.stats_from != start:  # an earlier run stopped before their stats
+                    await run.note_again(conn, until=start)
+                end = await run.chunks(conn, start)
+                await recompute_noted(conn)
+            checkpoint.save(path, identity, end, done=report.done)
     finally:
         await engine.dispose()
     return report
@@ -98,8 +105,27 @@ class _Run:
         self.normalizer = ContactNormalizer(self.options.region)
         self.analyzed_at = 0  # orders created when the tables were last analyzed
         self.chunks_done = 0
+        self.stats_from = Position(0, 0)  # where the chunks awaiting their stats begin
 
-    async def chunks(self, conn: AsyncConnection, start: Position) -> None:
+    async def note_again(self, conn: AsyncConnection, *, until: Position) -> None:
+        """Note the members of the orders an interrupted run committed without their stats."""
+        times = TimeEncoder(conn.dialect.name)
+        with self.path.open("rb") as file:
+            for chunk in read_chunks(
+                file,
+                kind=self.options.kind,
+                start=self.stats_from,
+                size=self.options.chunk_size,
+                strict=False,
+            ):
+                if chunk.start.offset >= until.offset:
+                    break
+                async with conn.begin():
+                    await Staged(times, chunk.orders, self.clock.now()).load(conn)
+                    await note_members(conn)
+
+    async def chunks(self, conn: AsyncConnection, start: Position) -> Position:
+        """Apply the chunks from `start`; returns where the next would start."""
         options, times = self.options, TimeEncoder(conn.dialect.name)
         context = ChunkContext(
             source=self.path.name,
@@ -135,9 +161,9 @@ class _Run:
                     self.report.stopped = True
                     if not chunk.stopped:
                         await pending  # the chunk read ahead is not applied
-                    return
+                    return end
         self.report.done = True
-        checkpoint.save(self.path, self.identity, end, done=True)
+        return end
 
     async def keep_plans_current(self, conn: AsyncConnection) -> None:
         """PostgreSQL plans by table statistics, which autovacuum refreshes only now and then:
@@ -151,7 +177,7 @@ class _Run:
         self.analyzed_at = created
 
     def committed(self, counts: Counts, problems: list[Any], end: Position) -> None:
-        checkpoint.save(self.path, self.identity, end, done=False)
+        checkpoint.save(self.path, self.identity, end, done=False, stats_from=self.stats_from)
         self.normalizer.forget()
         self.chunks_done += 1
         if self.chunks_done % 32 == 0:  # a chunk leaves a few hundred objects in cycles

@@ -45,7 +45,9 @@ import_orders = Table(
     Column("created_at", Stamp, nullable=False),
     *(Column(name, Stamp) for name in STAMPS),
     Column("repeated", Boolean, nullable=False),
+    # Filled in by the database: whether the order is recorded already, and its member's id.
     Column("existing", Boolean, nullable=False, server_default=false()),
+    Column("member_id", BigInteger().with_variant(Integer(), "sqlite")),
     **TEMP,
 )
 import_items = Table(
@@ -67,7 +69,20 @@ import_members = Table(
     Column("name", String(200)),
     **TEMP,
 )
-ORDER_COLUMNS = [c.name for c in import_orders.c if c.name != "existing"]
+# The members whose stats the run recomputes at its end; kept across the chunks' commits.
+noted = MetaData()
+import_touched = Table(
+    "import_touched",
+    noted,
+    Column(
+        "member_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    prefixes=["TEMPORARY"],
+)
+ORDER_COLUMNS = [c.name for c in import_orders.c if c.name not in {"existing", "member_id"}]
 ITEM_COLUMNS = [c.name for c in import_items.c]
 MEMBER_COLUMNS = [c.name for c in import_members.c]
 # The status times a new order gets stamped with `now` when the message lacks them.
@@ -209,6 +224,7 @@ async def load_rows(
 
 async def create_staging(conn: AsyncConnection) -> None:
     await conn.run_sync(staging.create_all)
+    await conn.run_sync(noted.create_all)
 
 
 async def clear_staging(conn: AsyncConnection) -> None:
