@@ -5,8 +5,9 @@ or `sent` with no receipt (at `sent_at`: many SMS gateways never send one). Test
 suppressed (the holdout's included), expired and unsent messages never touch.
 
 - A counted paid order (paid, not cancelled, not refunded in full) goes to the member's last
-  touch strictly before `paid_at` whose journey's attribution window (from the rule of the
-  message's journey version, default P5D) still covers `paid_at`; last touch across every
+  touch strictly before `paid_at` whose attribution window still covers `paid_at`: the window of
+  the message's channel in the rule of its journey version (`attribution_windows`), else the
+  rule's `attribution_window` (default P5D); last touch across every
   journey and channel, so an order is attributed once at most, to one message, and counts for
   that message's journey, step, variant and channel. Its revenue is its net amount (total less
   refunds), as in the other reports.
@@ -23,14 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, and_, column, func, select, values
+from sqlalchemy import BigInteger, Integer, Select, String, and_, column, func, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analytics.rfm import cents
 from service.journeys.durations import parse_duration
 from service.journeys.models import JourneyVersion
 from service.journeys.sql_functions import epoch_us
-from service.members.models import ConsentChange
+from service.members.models import Channel, ConsentChange
 from service.members.stats import counted_order
 from service.messaging.outbox import Message, MessageStatus
 from service.orders.models import Order
@@ -42,8 +43,12 @@ TOUCHING = (MessageStatus.DELIVERED, MessageStatus.SENT)
 NOT_OPT_OUTS = ("initial", "suppression_list", "erasure")
 
 
-def window_of(rule: dict[str, Any]) -> timedelta:
-    stored = rule.get("attribution_window")
+def window_of(rule: dict[str, Any], channel: Channel | None = None) -> timedelta:
+    """The rule's attribution window; with a channel, that channel's own where the rule sets one."""
+    own = rule.get("attribution_windows")
+    stored = own.get(channel.value) if channel and isinstance(own, dict) else None
+    if not isinstance(stored, str):
+        stored = rule.get("attribution_window")
     return parse_duration(stored) if isinstance(stored, str) else DEFAULT_WINDOW
 
 
@@ -58,13 +63,15 @@ def epoch_micros(at: datetime) -> int:
 
 @dataclass(frozen=True)
 class Windows:
-    """Every journey version's attribution window, as a VALUES table to join messages on."""
+    """Every journey version's attribution windows, as VALUES tables to join on: the rule's own
+    (the holdout measures both arms by it) and each channel's (what a message's touch lasts)."""
 
     by_version: dict[tuple[int, int], timedelta]
+    by_channel: dict[tuple[int, int, Channel], timedelta]
 
     @property
     def longest(self) -> timedelta:
-        return max(self.by_version.values(), default=DEFAULT_WINDOW)
+        return max([*self.by_version.values(), *self.by_channel.values()], default=DEFAULT_WINDOW)
 
     def table(self) -> Any:
         rows = [(j, v, micros(w)) for (j, v), w in sorted(self.by_version.items())]
@@ -79,18 +86,37 @@ class Windows:
             .cte("windows")
         )
 
+    def channel_table(self) -> Any:
+        rows = [(j, v, c.value, micros(w)) for (j, v, c), w in sorted(self.by_channel.items())]
+        return (
+            values(
+                column("journey_id", BigInteger),
+                column("version", Integer),
+                column("channel", String(32)),
+                column("window_us", BigInteger),
+                name="channel_windows",
+            )
+            .data(rows or [(0, 0, "", 0)])
+            .cte("channel_windows")
+        )
+
 
 async def load_windows(session: AsyncSession) -> Windows:
-    rows = await session.execute(
-        select(JourneyVersion.journey_id, JourneyVersion.version, JourneyVersion.rule)
+    rows = (
+        await session.execute(
+            select(JourneyVersion.journey_id, JourneyVersion.version, JourneyVersion.rule)
+        )
+    ).all()
+    return Windows(
+        by_version={(j, v): window_of(rule) for j, v, rule in rows},
+        by_channel={(j, v, c): window_of(rule, c) for j, v, rule in rows for c in Channel},
     )
-    return Windows({(j, v): window_of(rule) for j, v, rule in rows})
 
 
 def touches(windows: Windows, *, start_at: datetime, end_at: datetime) -> Any:
     """Messages that reached their member from `start_at` − the longest window to `end_at`,
-    each with its touch instant (µs) and its version's window."""
-    table = windows.table()
+    each with its touch instant (µs) and the window of its channel in its version."""
+    table = windows.channel_table()
     touched_at = func.coalesce(Message.delivered_at, Message.sent_at)
     return (
         select(
@@ -108,6 +134,7 @@ def touches(windows: Windows, *, start_at: datetime, end_at: datetime) -> Any:
             and_(
                 table.c.journey_id == Message.journey_id,
                 table.c.version == Message.journey_version,
+                table.c.channel == Message.channel,
             ),
         )
         .where(

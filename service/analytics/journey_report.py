@@ -221,6 +221,7 @@ async def journey_report(
         journey=journey.key,
         journey_name=journey.name,
         attribution_window=format_duration(window_of(rule)),
+        attribution_windows=dict(rule.get("attribution_windows") or {}),
         holdout=holdout_summary(
             arms, has_goal=rule.get("goal") is not None, cost_units=cost_units, now=now
         ),

@@ -75,6 +75,9 @@ class JourneyReport(Report[JourneyStepRow]):
     journey: str
     journey_name: str
     attribution_window: str = Field(description="Of the newest version (ISO 8601).")
+    attribution_windows: dict[str, str] = Field(
+        description="Each channel's window in the newest version, where it sets its own."
+    )
     holdout: HoldoutSummary
 
 

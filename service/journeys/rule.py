@@ -379,6 +379,11 @@ class JourneyRule(Model):
     holdout_percent: float = Field(default=0, ge=0, le=50)
     priority: int = Field(default=50, ge=0, le=100)
     attribution_window: Duration = timedelta(days=5)
+    attribution_windows: dict[Channel, Duration] = Field(
+        default_factory=dict,
+        description="A channel's own attribution window, in place of `attribution_window`.",
+        examples=[{"sms": "P1D"}],
+    )
     frequency_cap: FrequencyCapOverride | None = None
 
     @field_validator("key")

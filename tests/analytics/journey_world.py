@@ -48,6 +48,11 @@ class FakeJourney:
     has_goal: bool
     steps: list[FakeStep]
     switch_at: datetime | None = None  # version 2 from here, if there is one
+    channel_windows: dict[int, dict[str, timedelta]] = field(default_factory=dict)
+
+    def window(self, version: int, channel: str) -> timedelta:
+        """What a message's touch lasts: its channel's own window, else the version's."""
+        return self.channel_windows.get(version, {}).get(channel, self.windows[version])
 
     def version_at(self, at: datetime) -> int:
         return 2 if self.switch_at is not None and at >= self.switch_at else 1
@@ -70,6 +75,10 @@ class FakeJourney:
             "goal": {"event": "order.paid"} if self.has_goal else None,
             "holdout_percent": self.holdout * 100,
             "attribution_window": format_duration(self.windows[version]),
+            "attribution_windows": {
+                channel: format_duration(w)
+                for channel, w in self.channel_windows.get(version, {}).items()
+            },
         }
 
 
@@ -162,6 +171,7 @@ def journeys() -> list[FakeJourney]:
                 FakeStep("offer", {"a": "sms", "b": "email"}, 4 * day),
             ],
             switch_at=datetime(2026, 2, 1, tzinfo=UTC),
+            channel_windows={2: {"email": timedelta(days=2)}},
         ),
         FakeJourney(
             2,
@@ -178,6 +188,7 @@ def journeys() -> list[FakeJourney]:
             0.0,
             False,
             [FakeStep("preview", {None: "email"}, 2 * day)],
+            channel_windows={1: {"email": timedelta(hours=60)}},
         ),
         FakeJourney(
             4, "idle", {1: timedelta(days=5)}, 0.1, True, [FakeStep("hello", {None: "sms"}, day)]
@@ -302,12 +313,17 @@ def _test_sends(world: JourneyWorld, rng: random.Random) -> None:
 
 def _boundaries(world: JourneyWorld, paid: list[FakeOrder]) -> None:
     """Touches exactly one window before an order (counts), a microsecond earlier (does not),
-    and at the instant of payment (does not: a touch must come first)."""
-    journey = world.journey("replenish")
-    window = journey.windows[1]
+    and at the instant of payment (does not: a touch must come first); for a journey's window
+    and for a channel's own (vip's email)."""
+    for key, first in (("replenish", 100), ("vip", 101)):
+        _boundaries_of(world, world.journey(key), paid[first:])
+
+
+def _boundaries_of(world: JourneyWorld, journey: FakeJourney, paid: list[FakeOrder]) -> None:
     template = next(m for m in world.messages if m.journey_id == journey.id)
+    window = journey.window(1, template.channel)
     for i, offset in enumerate([window, window + timedelta(microseconds=1), timedelta(0)] * 3):
-        order = paid[100 + 37 * i]
+        order = paid[37 * i]
         assert order.paid_at is not None
         at = order.paid_at - offset
         edge = replace(
@@ -318,7 +334,7 @@ def _boundaries(world: JourneyWorld, paid: list[FakeOrder]) -> None:
             enrolment_id=None,
             status="delivered",
             status_reason=None,
-            cost=SMS_COST,
+            cost=SMS_COST if template.channel == "sms" else EMAIL_COST,
             created_at=at - timedelta(minutes=1),
             sent_at=at - timedelta(seconds=30),
             delivered_at=at,

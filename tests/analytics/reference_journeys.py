@@ -28,8 +28,10 @@ def bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]
     return start, end
 
 
-def window(world: JourneyWorld, journey_id: int, version: int) -> timedelta:
-    return next(j for j in world.journeys if j.id == journey_id).windows[version]
+def window(world: JourneyWorld, m: FakeMessage) -> timedelta:
+    """How long message `m` touches its member: its channel's window in its version."""
+    journey = next(j for j in world.journeys if j.id == m.journey_id)
+    return journey.window(m.journey_version, m.channel)
 
 
 def touches_by_member(world: JourneyWorld) -> dict[int, list[FakeMessage]]:
@@ -50,7 +52,7 @@ def last_touch(
         touch = m.touch_at
         if touch is None or (channel and m.channel != channel):
             continue
-        if not (touch < at and at - touch <= window(world, m.journey_id, m.journey_version)):
+        if not (touch < at and at - touch <= window(world, m)):
             continue
         if best is None or (touch, m.id) > (best.touch_at, best.id):  # type: ignore[operator]
             best = m

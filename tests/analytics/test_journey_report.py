@@ -99,6 +99,7 @@ async def test_every_figure_matches_the_plain_computation(
                 journey.key,
                 newest["attribution_window"],
             )
+            assert body["attribution_windows"] == newest["attribution_windows"]
     new_york = ZoneInfo("America/New_York")  # another shop zone: other day bounds, DST
     config = AnalyticsConfig(timezone="America/New_York")
     for journey in world.journeys:

@@ -57,6 +57,18 @@ def broken_rules() -> list[tuple[str, dict[str, Any], list[str], str]]:
         "not an ISO 8601 duration",
     )
     case(
+        "channel window",
+        lambda r: r.update({"attribution_windows": {"sms": "1 day"}}),
+        ["attribution_windows", "sms"],
+        "not an ISO 8601 duration",
+    )
+    case(
+        "window channel",
+        lambda r: r.update({"attribution_windows": {"fax": "P1D"}}),
+        ["attribution_windows", "fax", "[key]"],
+        "'sms' or 'email'",
+    )
+    case(
         "month",
         lambda r: r["steps"][1]["wait"].update({"for": "P1M"}),
         ["steps", 1, "wait", "for"],
