@@ -51,6 +51,47 @@ class Claimed:
     recipient_hash: str | None
     copy_fingerprint: str | None
 
+    @classmethod
+    def unsent(
+        cls,
+        *,
+        idempotency_key: str,
+        member_id: int,
+        journey_id: int | None,
+        channel: Channel,
+        template: str,
+        purpose: Purpose,
+        priority: int,
+        context: Mapping[str, Any],
+        now: datetime,
+    ) -> Claimed:
+        """A message never handed to a gateway (a preview, a test send), as the copy path reads
+        it."""
+        return cls(
+            id=0,
+            idempotency_key=idempotency_key,
+            member_id=member_id,
+            journey_id=journey_id,
+            channel=channel,
+            template=template,
+            purpose=purpose,
+            priority=priority,
+            context=context,
+            send_after_at=now,
+            expires_at=None,
+            attempts=0,
+            first_attempt_at=None,
+            last_attempt_at=None,
+            status_reason=None,
+            gateway=None,
+            subject=None,
+            body=None,
+            segments=None,
+            cost=None,
+            recipient_hash=None,
+            copy_fingerprint=None,
+        )
+
     @property
     def was_reaped(self) -> bool:
         """Its previous lease ran out mid-send: the send may or may not have happened."""

@@ -313,8 +313,7 @@ def _claimed(
     """The outbox row the engine would write for this send, as the dispatcher would claim it."""
     key = f"preview:{journey.id}:{subject.member.id}:{item.step_id}"
     channel = item.send.channel or (content.channel if content else Channel.SMS)
-    return Claimed(
-        id=0,
+    return Claimed.unsent(
         idempotency_key=key + (f":{item.variant}" if item.variant else ""),
         member_id=subject.member.id,
         journey_id=journey.id,
@@ -331,19 +330,7 @@ def _claimed(
             entered_with=subject.entered_with,
             sku=subject.sku,
         ),
-        send_after_at=now,
-        expires_at=None,
-        attempts=0,
-        first_attempt_at=None,
-        last_attempt_at=None,
-        status_reason=None,
-        gateway=None,
-        subject=None,
-        body=None,
-        segments=None,
-        cost=None,
-        recipient_hash=None,
-        copy_fingerprint=None,
+        now=now,
     )
 
 

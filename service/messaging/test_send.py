@@ -219,8 +219,7 @@ def _claim_of(
     now: datetime,
 ) -> Claimed:
     """The message as the copy path reads it (before it is written)."""
-    return Claimed(
-        id=0,
+    return Claimed.unsent(
         idempotency_key=key,
         member_id=member.id if member else NO_MEMBER,
         journey_id=None,
@@ -229,19 +228,7 @@ def _claim_of(
         purpose=content.purpose,
         priority=100,
         context=context,
-        send_after_at=now,
-        expires_at=None,
-        attempts=0,
-        first_attempt_at=None,
-        last_attempt_at=None,
-        status_reason=None,
-        gateway=None,
-        subject=None,
-        body=None,
-        segments=None,
-        cost=None,
-        recipient_hash=None,
-        copy_fingerprint=None,
+        now=now,
     )
 
 
