@@ -12,10 +12,16 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 PHONE = re.compile(r"\+?\d[\d \-()]{6,}\d")
+# A date, with an hour perhaps ("2026-12-02 01" of "2026-12-02 01:20:38"), is no phone number.
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")
+
+
+def _phone(match: re.Match[str]) -> str:
+    return match[0] if DATE.fullmatch(match[0]) else "[phone]"
 
 
 def redact(text: str) -> str:
-    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
+    return PHONE.sub(_phone, EMAIL.sub("[email]", text))
 
 
 class JsonFormatter(logging.Formatter):

@@ -22,6 +22,8 @@ from service.logs import JsonFormatter, redact, request_id_var
         ("PUT /v1/members/{external_id} 201", "PUT /v1/members/{external_id} 201"),
         ("3 orders, 2 members, 120 ms", "3 orders, 2 members, 120 ms"),
         ("order 1234567", "order 1234567"),  # seven digits: an id, not a phone
+        ("next run at: 2026-12-02 01:20:38 UTC", "next run at: 2026-12-02 01:20:38 UTC"),
+        ("due 2026-12-02, 13812345678", "due 2026-12-02, [phone]"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
