@@ -1,7 +1,7 @@
 """Keep one member's stage current when an order changes their stats.
 
 New and active change on a paid order (a first, a second), and a refund can move a member back,
-so order ingest calls `refresh_member_stage` after the stats update, in its transaction. The time-
+so order ingest calls `stage_change` after the stats update, in its transaction. The time-
 driven moves (sleeping, at risk, churned) are the recompute's job. The stage rules are those of
 the latest started recompute run, read in the statement: ingest needs no settings, and a
 member's stage is always computed under the same rules as everyone else's. Before any run has
@@ -23,7 +23,7 @@ from service.analytics.lifecycle import ADAPTIVE, StageParams, stage_sql
 from service.analytics.models import AnalyticsRun, MemberAnalytics
 from service.analytics.sql import days_since, epoch_of, epoch_param, table
 from service.db import dialect_insert, session_dialect
-from service.events.service import append_event
+from service.events.service import NewEvent, append_events
 from service.members.models import Member
 
 
@@ -93,17 +93,17 @@ REFRESH = {dialect: _refresh_statement(dialect) for dialect in ("sqlite", "postg
 STATS_EVENTS = frozenset({"order.paid", "order.refunded", "order.cancelled", "order.updated"})
 
 
-async def refresh_member_stage(
+async def stage_change(
     session: AsyncSession,
     *,
     member_id: int,
     now: datetime,
     events: Collection[str] = STATS_EVENTS,
-) -> None:
+) -> NewEvent | None:
     """Recompute one member's stage from their stats after these order events, if any of them
-    can move it; a change appends member.stage_changed."""
+    can move it; a change is the member.stage_changed event to append after those events."""
     if STATS_EVENTS.isdisjoint(events):
-        return
+        return None
     row = (
         await session.execute(
             REFRESH[session_dialect(session)],
@@ -111,15 +111,21 @@ async def refresh_member_stage(
         )
     ).first()
     if row is None or row.previous_stage == row.stage:
-        return
-    await append_event(
-        session,
-        type=STAGE_CHANGED,
-        member_id=member_id,
-        occurred_at=now,
-        now=now,
-        payload={"from": _value(row.previous_stage), "to": _value(row.stage)},
-    )
+        return None
+    payload = {"from": _value(row.previous_stage), "to": _value(row.stage)}
+    return NewEvent(STAGE_CHANGED, member_id, now, payload=payload)
+
+
+async def refresh_member_stage(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    now: datetime,
+    events: Collection[str] = STATS_EVENTS,
+) -> None:
+    """`stage_change`, its event appended now."""
+    if event := await stage_change(session, member_id=member_id, now=now, events=events):
+        await append_events(session, [event], now=now)
 
 
 def _value(stage: Any) -> str | None:

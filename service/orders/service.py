@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analytics.member_stage import refresh_member_stage
+from service.analytics.member_stage import stage_change
 from service.db import session_dialect
 from service.errors import NotFound
 from service.events.service import NewEvent, append_events
@@ -146,11 +146,12 @@ async def ingest_order(
     if events:
         await recompute_stats(session, member_ids=[member_id])
         new_events += _order_events(events, order, order_id, member_id, platform, now)
+        # after the order's events in the log, so a stage change follows what caused it
+        if moved := await stage_change(session, member_id=member_id, now=now, events=events):
+            new_events.append(moved)
         counts = session.info.setdefault("orders_ingested", {})  # "applied", as the metric says
         counts[platform] = counts.get(platform, 0) + 1
     await append_events(session, new_events, now=now)
-    if events:  # after the order's events, so a stage change follows what caused it
-        await refresh_member_stage(session, member_id=member_id, now=now, events=events)
     return IngestResult(id=order.id, status=status, applied=bool(events), events=events)
 
 
