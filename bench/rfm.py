@@ -30,7 +30,7 @@ from bench.common import BenchOptions, fresh_database, peak_rss_mb, result_line
 from bench.rfm_data import generate
 from service.analytics import service as analytics
 from service.analytics.config import AnalyticsConfig
-from service.analytics.member_stage import refresh_member_stage
+from service.analytics.member_stage import refresh_member_stage, stage_change
 from service.analytics.sql import epoch_of
 from service.clock import FakeClock
 from service.db import make_engine, make_sessionmaker, make_sync_engine
@@ -144,6 +144,7 @@ async def _ours(url: str, members: int, at: datetime, *, probe: bool) -> dict[st
 
 async def _no_refresh(*_: object, **__: object) -> None:
     """Ingest without the stage refresh, to measure what the refresh adds."""
+    return None
 
 
 async def _ingest_cost(
@@ -157,8 +158,8 @@ async def _ingest_cost(
     serial = 0
     for block in range(blocks):
         kind = "with" if block % 2 == 0 else "without"
-        order_service.refresh_member_stage = (  # type: ignore[assignment]
-            refresh_member_stage if kind == "with" else _no_refresh
+        order_service.stage_change = (  # type: ignore[assignment]
+            stage_change if kind == "with" else _no_refresh
         )
         for _ in range(per_block):
             serial += 1
@@ -179,7 +180,7 @@ async def _ingest_cost(
                     session, order, platform="native", now=AS_OF, region="CN"
                 )
             spent[kind] += time.perf_counter() - started
-    order_service.refresh_member_stage = refresh_member_stage  # type: ignore[assignment]
+    order_service.stage_change = stage_change  # type: ignore[assignment]
     await engine.dispose()
     calls = blocks // 2 * per_block
     return {f"ingest_{k}_ms": 1000 * v / calls for k, v in spent.items()}
