@@ -13,6 +13,7 @@ from service.analytics import service as analytics
 from service.analytics.config import AnalyticsConfig
 from service.clock import FakeClock
 from service.events.models import Event
+from service.members.models import Member
 from tests.factories import order_payload, signed
 
 
@@ -64,6 +65,22 @@ async def test_orders_move_the_stage_with_events(
     await post(anon, clock, refund)
     assert await stage_of(client, "m-1") == "new"
     assert await stage_events(sessions) == [(None, "new"), ("new", "active"), ("active", "new")]
+    async with sessions() as session:  # each move comes right after the order event that made it
+        member_id = await session.scalar(select(Member.id).where(Member.external_id == "m-1"))
+        types = await session.scalars(
+            select(Event.type).where(Event.member_id == member_id).order_by(Event.id)
+        )
+        assert list(types) == [
+            "member.created",
+            "order.created",
+            "order.paid",
+            "member.stage_changed",
+            "order.created",
+            "order.paid",
+            "member.stage_changed",
+            "order.refunded",
+            "member.stage_changed",
+        ]
 
 
 async def test_an_old_order_arriving_late_does_not_make_a_member_new(
