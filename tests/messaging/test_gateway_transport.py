@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 
@@ -68,3 +69,39 @@ async def test_a_certificate_nobody_vouches_for_is_refused_before_sending(
         with pytest.raises(RetryableError, match="ConnectError"):  # never sent: safe to retry
             await gateway.send(sms("a"))
     assert fake.attempts == {}
+
+
+async def test_the_request_on_the_wire_is_the_one_httpx_built(fake: FakeSmsGateway) -> None:
+    server = await LoopbackHttpServer(fake).start()
+    try:
+        async with httpx.AsyncClient(transport=GatewayTransport(limits=LIMITS)) as client:
+            await HttpSmsGateway(client, url=f"{server.url}/sms?x=%E5%9B%9E").send(sms("a"))
+            await client.aclose()
+    finally:
+        await server.stop()
+    [request] = fake.requests
+    assert request.path == "/sms?x=%E5%9B%9E"  # sent as httpx encoded it, not re-quoted
+    assert request.headers["user-agent"].startswith("python-httpx/")  # not aiohttp's as well
+    assert request.headers["content-length"] == str(len(request.body))
+    assert request.headers["idempotency-key"] == "a"
+
+
+async def test_waiting_past_the_pool_timeout_for_a_connection_is_safe_to_retry(
+    fake: FakeSmsGateway,
+) -> None:
+    """The only connection is held by an unanswered send: the next never leaves."""
+    server = await LoopbackHttpServer(fake).start()
+    fake.faults.append("slow")
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    timeout = httpx.Timeout(5, connect=0.1, pool=0.1)  # aiohttp waits their sum in all
+    try:
+        async with httpx.AsyncClient(transport=GatewayTransport(limits=one), timeout=timeout) as c:
+            gateway = HttpSmsGateway(c, url=f"{server.url}/sms", honours_idempotency=False)
+            held = asyncio.ensure_future(gateway.send(sms("held")))
+            await asyncio.sleep(0.05)  # let the first request take the connection
+            with pytest.raises(RetryableError, match="ConnectTimeout"):
+                await gateway.send(sms("waited"))
+            held.cancel()
+    finally:
+        await server.stop()
+    assert "waited" not in fake.attempts
