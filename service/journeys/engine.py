@@ -7,6 +7,9 @@ that is still waiting, or at the end. Jumps only go forward (checked when a jour
 so a walk visits each step at most once and a send's idempotency key (enrolment + step) is
 unique.
 
+A `tag` step's changes are seen by the conditions of the steps after it in the same walk, as
+they are by a later walk, which reads the member's tags again once they are written.
+
 Waits count from when the enrolment reached the step, which is when the previous step ran:
 a journey paused for three days and resumed sends the next message on time relative to the
 previous one, not all at once.
@@ -84,6 +87,18 @@ def is_control(member_id: int, journey_id: int, holdout_percent: float) -> bool:
     return holdout_bucket(member_id, journey_id) < round(holdout_percent * 100)
 
 
+def with_tag_changes(
+    facts: Mapping[str, Any], *, added: list[str], removed: list[str]
+) -> Mapping[str, Any]:
+    """The facts with the member's tags as they are once these changes are written (added
+    first, then removed, as the engine's writes do)."""
+    member = facts.get("member")
+    if member is None or not (added or removed):
+        return facts
+    tags = sorted((set(member.get("tags") or ()) | set(added)) - set(removed))
+    return {**facts, "member": {**member, "tags": tags}}
+
+
 def pick_variant(weights: list[int], *, journey_key: str, step_id: str, member_id: int) -> int:
     """The split arm of a member: deterministic per member, journey and step, by weight."""
     digest = hashlib.sha256(f"{journey_key}|{step_id}|{member_id}".encode()).digest()
@@ -125,6 +140,7 @@ class _Walk:
         elif isinstance(step, TagStep):
             self.added += step.tag.add
             self.removed += step.tag.remove
+            self.facts = with_tag_changes(self.facts, added=self.added, removed=self.removed)
             self.runs.append(StepRun(step.id, "tagged"))
         elif isinstance(step, ExitStep):
             self.runs.append(StepRun(step.id, "exited"))
@@ -172,7 +188,7 @@ def advance(
         due = resolve_wait(step.wait.spec, arrived_at=arrived, zone=zone) if step.wait else arrived
         if due > now:
             return _stay(walk, Position(index, arrived), due)
-        if isinstance(step, WaitForStep) and (step.if_ is None or evaluate(step.if_, facts)):
+        if isinstance(step, WaitForStep) and (step.if_ is None or evaluate(step.if_, walk.facts)):
             walk.runs.append(StepRun(step.id, "waiting"))
             return _stay(walk, Position(index, arrived, now), now + step.wait_for.within)
         following = walk.run(step, index)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from service.journeys.engine import VARIANT_NAMES, Evaluate, pick_variant
+from service.journeys.engine import VARIANT_NAMES, Evaluate, pick_variant, with_tag_changes
 from service.journeys.rule import (
     AnyStep,
     BranchStep,
@@ -25,6 +25,7 @@ from service.journeys.rule import (
     Send,
     SendStep,
     SplitStep,
+    TagStep,
     WaitForStep,
 )
 
@@ -108,8 +109,11 @@ class MemberRoute:
 def member_route(
     rule: JourneyRule, *, member_id: int, facts: Mapping[str, Any], evaluate: Evaluate
 ) -> MemberRoute:
-    """The engine's walk for one member with every wait over, on these facts."""
+    """The engine's walk for one member with every wait over, on these facts (and the tags
+    the walk's own tag steps add or remove)."""
     reached: set[tuple[str, str | None]] = set()
+    added: list[str] = []
+    removed: list[str] = []
     index = 0
     while index < len(rule.steps):
         step = rule.steps[index]
@@ -138,5 +142,8 @@ def member_route(
             taken = evaluate(step.branch.if_, facts)
             index = _target(rule, step.branch.then if taken else step.branch.else_, index)
             continue
+        elif isinstance(step, TagStep):
+            added, removed = added + step.tag.add, removed + step.tag.remove
+            facts = with_tag_changes(facts, added=added, removed=removed)
         index = _target(rule, step.next, index)
     return MemberRoute(frozenset(reached))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from service.journeys.conditions import evaluate
 from service.journeys.engine import (
     Outcome,
     Position,
@@ -83,6 +84,27 @@ def test_steps_without_waits_run_together_to_the_end() -> None:
     assert sent(out) == ["a", "b"]
     assert (out.ended, out.tags_added, out.tags_removed) == ("completed", ["vip"], ["new"])
     assert out.next_run_at is None
+
+
+def test_later_conditions_of_the_walk_see_the_tags_its_tag_steps_changed() -> None:
+    r = rule(
+        {"id": "tag", "tag": {"add": ["vip"], "remove": ["new"]}},
+        {"id": "vip", "if": {"in": ["vip", {"var": "member.tags"}]}, "send": {"template": "t/a"}},
+        {"id": "new", "if": {"in": ["new", {"var": "member.tags"}]}, "send": {"template": "t/b"}},
+        {"id": "check", "branch": {"if": {"in": ["old", {"var": "member.tags"}]}, "then": "end"}},
+        {"id": "other", "send": {"template": "t/c"}},
+        {"id": "end", "exit": {"reason": "done"}},
+    )
+    out = advance(
+        r,
+        Position(0, T0),
+        member_id=7,
+        facts={"member": {"tags": ["new", "old"]}},
+        evaluate=lambda condition, known: evaluate(condition, known, now=T0),
+        zone=SH,
+        now=T0,
+    )
+    assert sent(out) == ["vip"]  # tagged vip, no longer new, still old: the branch exits
 
 
 def test_a_false_if_skips_the_step() -> None:

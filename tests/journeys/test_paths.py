@@ -105,3 +105,29 @@ def test_a_false_step_condition_skips_the_split() -> None:
     assert found[("offer", "plain")] is False
     assert found[("offer", "bold")] is False
     assert found[("gift", None)] is True  # the next step after the skipped one
+
+
+def test_the_route_sees_the_tags_the_walk_adds_and_removes() -> None:
+    rule = JourneyRule.model_validate(
+        {
+            "key": "tagged",
+            "name": "Tagged",
+            "trigger": {"event": "order.paid"},
+            "steps": [
+                {"id": "mark", "tag": {"add": ["vip"], "remove": ["lapsed"]}},
+                {"id": "later", "wait": {"for": "P1D"}, "if": VIP, "send": {"template": "a/vip"}},
+                {
+                    "id": "back",
+                    "if": {"in": ["lapsed", {"var": "member.tags"}]},
+                    "send": {"template": "a/back"},
+                },
+            ],
+        }
+    )
+    route = member_route(
+        rule,
+        member_id=1,
+        facts=facts(["lapsed"], 1),
+        evaluate=lambda condition, values: evaluate(condition, values, now=NOW),
+    )
+    assert {i.step_id: route.gets(i) for i in send_items(rule)} == {"later": True, "back": False}
