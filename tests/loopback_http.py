@@ -44,6 +44,7 @@ class LoopbackHttpServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
         self.scheme = "http"
+        self.connections = 0  # accepted so far
 
     @property
     def url(self) -> str:
@@ -70,6 +71,7 @@ class LoopbackHttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             await self._connection(reader, writer)
         except (ConnectionError, ssl.SSLError, h11.ProtocolError, Drop):

@@ -105,3 +105,22 @@ async def test_waiting_past_the_pool_timeout_for_a_connection_is_safe_to_retry(
     finally:
         await server.stop()
     assert "waited" not in fake.attempts
+
+
+@pytest.mark.parametrize(("keep", "expiry", "connections"), [(4, 5.0, 1), (4, 0.0, 3), (0, 5.0, 3)])
+async def test_keep_alive_follows_the_limits(
+    fake: FakeSmsGateway, keep: int, expiry: float, connections: int
+) -> None:
+    server = await LoopbackHttpServer(fake).start()
+    limits = httpx.Limits(
+        max_connections=4, max_keepalive_connections=keep, keepalive_expiry=expiry
+    )
+    try:
+        async with httpx.AsyncClient(transport=GatewayTransport(limits=limits)) as client:
+            gateway = HttpSmsGateway(client, url=f"{server.url}/sms")
+            for key in "abc":
+                await gateway.send(sms(key))
+    finally:
+        await server.stop()
+    assert server.connections == connections
+    assert fake.delivered == {"a": 1, "b": 1, "c": 1}

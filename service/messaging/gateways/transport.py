@@ -61,11 +61,15 @@ class GatewayTransport(httpx.AsyncBaseTransport):
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
+            limits = self._limits
+            # httpx's keep-alive of 0 (or no idle connections kept): never reuse a connection
+            close = limits.keepalive_expiry == 0 or limits.max_keepalive_connections == 0
             connector = aiohttp.TCPConnector(
-                limit=self._limits.max_connections or 0,
+                limit=limits.max_connections or 0,  # None or 0: no limit, as for httpx
                 limit_per_host=0,
-                keepalive_timeout=self._limits.keepalive_expiry or 15.0,
                 ssl=self._ssl,
+                force_close=close,
+                keepalive_timeout=None if close else limits.keepalive_expiry,  # None: no expiry
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
