@@ -34,6 +34,7 @@ from bench.tick_population import TWO_SENDS, add_journey, add_members, enrol_mem
 from service.clock import FakeClock
 from service.db import make_engine, make_sessionmaker
 from service.instance import load_secrets
+from service.job_context import JobContext
 from service.journeys.dryrun import dry_run
 from service.journeys.enrolments import LiveJourney
 from service.journeys.jobs import journey_advance
@@ -41,7 +42,6 @@ from service.journeys.models import Enrolment, EnrolmentState, EnrolmentStep
 from service.journeys.rule import JourneyRule
 from service.journeys.time_triggers import Shop
 from service.messaging.outbox import Message
-from service.scheduler import JobContext
 from service.settings import Settings
 
 NOW = datetime(2026, 9, 15, 2, tzinfo=UTC)  # 10:00 in Shanghai, a fortnight before National Day

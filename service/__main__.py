@@ -155,10 +155,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from service.instance import load_secrets
+    from service.job_context import JobContext
     from service.messaging import service as template_service
     from service.messaging.gateways import open_gateways
     from service.messaging.render import renderer_for
-    from service.scheduler import JobContext, jobs_named, periodic_jobs, run_once
+    from service.scheduler import jobs_named, periodic_jobs, run_once
 
     try:
         jobs = jobs_named(periodic_jobs(settings), args.job)

@@ -16,13 +16,14 @@ from service.clock import Clock, SystemClock
 from service.db import make_engine, make_sessionmaker
 from service.errors import add_error_handlers
 from service.instance import load_secrets
+from service.job_context import JobContext
 from service.messaging import service as template_service
 from service.messaging.gateways import open_gateways
 from service.messaging.render import renderer_for
 from service.metrics import Metrics
 from service.middleware import RequestMiddleware
 from service.migrate import head_revisions, upgrade_to_head
-from service.scheduler import JobContext, run_scheduler
+from service.scheduler import run_scheduler
 from service.settings import Settings
 
 DESCRIPTION = """Huitou (回头) keeps a shop's members and orders, runs marketing journeys

@@ -5,36 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.analytics import service as analytics_service
 from service.analytics.config import AnalyticsConfig
-from service.clock import Clock
-from service.instance import InstanceSecrets
+from service.job_context import JobContext
 from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
-from service.messaging.gateways import Gateways
-from service.messaging.render import Renderer, renderer_for
-from service.messaging.setup import build_dispatcher, worker_name
+from service.messaging.render import renderer_for
+from service.messaging.setup import build_dispatcher
 from service.orders.models import WebhookDelivery
 from service.settings import Settings
 
 log = logging.getLogger("huitou.scheduler")
-
-
-@dataclass(frozen=True)
-class JobContext:
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-    settings: Settings
-    secrets: InstanceSecrets
-    gateways: Gateways | None = None  # jobs that send need them; None: those jobs skip
-    renderer: Renderer | None = None  # shared so compiled templates are reused across ticks
-    worker: str = field(default_factory=worker_name)  # this process, in leases
 
 
 @dataclass(frozen=True)

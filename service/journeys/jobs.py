@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.job_context import JobContext
 from service.journeys.advance import advance_due
 from service.journeys.consume import consume_events
 from service.journeys.time_triggers import Shop, run_time_triggers
-
-if TYPE_CHECKING:
-    from service.scheduler import JobContext
 
 MAX_BATCHES = 50  # per run, so one job never holds the scheduler for long
 

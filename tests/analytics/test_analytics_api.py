@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
 from service.instance import load_secrets
-from service.scheduler import JobContext, run_once
+from service.job_context import JobContext
+from service.scheduler import run_once
 from service.settings import Settings
 from tests.factories import order_payload, signed
 

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from service.clock import FakeClock
+from service.job_context import JobContext
 from service.journeys.schemas import EXAMPLE_RULE
 from service.members.models import Member
-from service.scheduler import JobContext, periodic_jobs, run_once
+from service.scheduler import periodic_jobs, run_once
 from service.settings import Settings
 from tests.factories import ADMIN_KEY, WEBHOOK_SECRET, order_payload
 from tests.journeys.helpers import create_active, enrolments, outbox, post_order

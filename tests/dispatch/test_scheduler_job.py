@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
-from service.scheduler import JobContext, periodic_jobs, run_once
+from service.job_context import JobContext
+from service.scheduler import periodic_jobs, run_once
 from service.settings import Settings
 from tests.dispatch.kit import Harness, add_member, queue
 from tests.gateway_server import FakeSmsGateway

@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from service.clock import FakeClock
+from service.job_context import JobContext
 from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
 from service.journeys.models import Enrolment
 from service.messaging.outbox import Message
-from service.scheduler import JobContext, PeriodicJob, run_once
+from service.scheduler import PeriodicJob, run_once
 from tests.factories import signed
 
 ENGINE_JOBS = [

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from service.clock import FakeClock
 from service.events.models import Event
 from service.events.service import move_cursor
+from service.job_context import JobContext
 from service.journeys.models import Journey
 from service.journeys.rule import Stage
-from service.scheduler import JobContext, analytics_recompute
+from service.scheduler import analytics_recompute
 from tests.factories import order_payload
 from tests.journeys.helpers import create_active, enrolments, post_order, tick
 from tests.journeys.templates.support import member_ids, timeline
