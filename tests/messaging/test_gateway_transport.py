@@ -76,7 +76,6 @@ async def test_the_request_on_the_wire_is_the_one_httpx_built(fake: FakeSmsGatew
     try:
         async with httpx.AsyncClient(transport=GatewayTransport(limits=LIMITS)) as client:
             await HttpSmsGateway(client, url=f"{server.url}/sms?x=%E5%9B%9E").send(sms("a"))
-            await client.aclose()
     finally:
         await server.stop()
     [request] = fake.requests
