@@ -6,7 +6,9 @@ member, order, items, stats, events, one transaction); the baseline is a route i
 behind the same middleware and session, that inserts the same order row with one INSERT.
 
 The two are loaded in alternating slices (ours, baseline, baseline, ours, …) after a warm-up of
-each, so drift on a shared machine and the growing tables weigh on both alike.
+each, so drift on a shared machine and the growing tables weigh on both alike. `cpu_ratio`
+compares the server side's CPU per order instead (the server process, and on PostgreSQL the
+backends serving the database): a machine whose speed moves disturbs it less than the rates.
 
 One uvicorn worker and 16 connections by default. On two cores the worker takes one; the load
 generator and the database server (PostgreSQL backends, or the SQLite connection's thread) share
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
 from bench.common import BenchOptions, fresh_database, percentile, result_line
 from bench.ingest_app import BASELINE_PATH, MEMBER_ENV
@@ -97,23 +100,29 @@ def _wait_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
     raise RuntimeError("server not ready after 60 s")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of the server process and its worker processes (Linux /proc)."""
+def _cpu_seconds(pid: int, database: str | None) -> float:
+    """User + system CPU of the server process, its worker processes and the PostgreSQL
+    backends serving `database` (their titles name it), from Linux /proc."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            ours = stat.parent.name == str(pid) or fields[1] == str(pid)
+            if not ours and database:
+                title = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+                ours = title.startswith("postgres: ") and f" {database} " in title
         except OSError:  # the process ended meanwhile
             continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
+        if ours:
             total += sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
     return total
 
 
 async def _measure(
-    base: str, pid: int, *, warmup: float, slices: int, seconds: float
-) -> tuple[dict[str, Slice], int]:
-    """Warm both up, then alternate slices; returns what each measured, and ours' total."""
+    base: str, pid: int, database: str | None, *, warmup: float, slices: int, seconds: float
+) -> tuple[dict[str, Slice], dict[str, float], int]:
+    """Warm both up, then alternate slices; returns what each measured, the server side's CPU
+    seconds for each (SQLite works inside the server process), and ours' total."""
     shops = {"ours": Shop(namespace=1), "baseline": Shop(namespace=2)}
     paths = {"ours": WEBHOOK_PATH, "baseline": BASELINE_PATH}
     totals = {name: Slice() for name in shops}
@@ -132,7 +141,7 @@ async def _measure(
         order = ["ours", "baseline"]
         for n in range(slices):
             for name in order if n % 2 == 0 else order[::-1]:
-                cpu = _cpu_seconds(pid)
+                cpu = _cpu_seconds(pid, database)
                 part = await load(
                     client,
                     paths[name],
@@ -141,7 +150,7 @@ async def _measure(
                     seconds=seconds,
                     concurrency=CONCURRENCY,
                 )
-                server_cpu[name] += _cpu_seconds(pid) - cpu
+                server_cpu[name] += _cpu_seconds(pid, database) - cpu
                 totals[name].add(part)
     for name, part in totals.items():
         if part.errors:
@@ -153,7 +162,7 @@ async def _measure(
             f"p50 {percentile(part.latencies, 50) * 1000:.2f} ms",
             flush=True,
         )
-    return totals, shops["ours"].acknowledged_orders
+    return totals, server_cpu, shops["ours"].acknowledged_orders
 
 
 def _check(url: str, expected: int) -> None:
@@ -184,8 +193,16 @@ def _one(kind: str, options: BenchOptions) -> None:
             f"load average {os.getloadavg()[0]:.1f} before",
             flush=True,
         )
-        totals, acknowledged = asyncio.run(
-            _measure(base, server.pid, warmup=warmup, slices=slices, seconds=seconds)
+        database = make_url(url).database if kind == "postgresql" else None
+        totals, cpu, acknowledged = asyncio.run(
+            _measure(
+                base,
+                server.pid,
+                database,
+                warmup=warmup,
+                slices=slices,
+                seconds=seconds,
+            )
         )
         print(f"  load average {os.getloadavg()[0]:.1f} after (2 cores)", flush=True)
     finally:
@@ -194,6 +211,7 @@ def _one(kind: str, options: BenchOptions) -> None:
     ours, base_ = totals["ours"], totals["baseline"]
     _check(url, expected=acknowledged)
     rate, base_rate = ours.completed / ours.seconds, base_.completed / base_.seconds
+    ours_cpu, base_cpu = cpu["ours"] / ours.completed, cpu["baseline"] / base_.completed
     result_line(
         f"ingest_{kind}",
         ratio=rate / base_rate,
@@ -203,6 +221,9 @@ def _one(kind: str, options: BenchOptions) -> None:
         p99_ms=percentile(ours.latencies, 99) * 1000,
         baseline_orders_per_s=round(base_rate),
         baseline_p99_ms=percentile(base_.latencies, 99) * 1000,
+        cpu_ratio=base_cpu / ours_cpu,
+        cpu_ms_per_order=ours_cpu * 1000,
+        baseline_cpu_ms_per_order=base_cpu * 1000,
     )
 
 
