@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, String, and_, column, func, select, values
+from sqlalchemy import BigInteger, Integer, String, and_, column, func, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analytics.rfm import cents
@@ -148,13 +148,25 @@ def touches(windows: Windows, *, start_at: datetime, end_at: datetime) -> Any:
     )
 
 
-def _last_touch(candidates: Any, key: Any) -> Select[Any]:
-    """The candidate rows ranked latest first per `key`; keep rank 1."""
+def _touch_fields(touch: Any) -> tuple[Any, ...]:
+    """What a candidate row carries of the message that touched it."""
+    c = touch.c
+    return (c.message_id, c.journey_id, c.step_id, c.variant, c.channel, c.touch_us)
+
+
+def _within_window(touch: Any, at_us: Any) -> tuple[Any, ...]:
+    """The touch came before the moment `at_us`, by at most its channel's window."""
+    return (touch.c.touch_us < at_us, at_us - touch.c.touch_us <= touch.c.window_us)
+
+
+def _last_touch(candidates: Any, key: Any, name: str) -> Any:
+    """Per `key`, the candidate row of the latest touch (the latest message on a tie)."""
     latest_first = (candidates.c.touch_us.desc(), candidates.c.message_id.desc())
-    return select(
+    ranked = select(
         candidates,
         func.row_number().over(partition_by=key, order_by=latest_first).label("rank"),
-    )
+    ).subquery("ranked")
+    return select(ranked).where(ranked.c.rank == 1).subquery(name)
 
 
 def attributed_orders(windows: Windows, *, start_at: datetime, end_at: datetime) -> Any:
@@ -165,25 +177,18 @@ def attributed_orders(windows: Windows, *, start_at: datetime, end_at: datetime)
         select(
             Order.id.label("order_id"),
             (cents(Order.total) - cents(Order.refund_total)).label("net_cents"),
-            touch.c.message_id,
-            touch.c.journey_id,
-            touch.c.step_id,
-            touch.c.variant,
-            touch.c.channel,
-            touch.c.touch_us,
+            *_touch_fields(touch),
         )
         .join(touch, touch.c.member_id == Order.member_id)
         .where(
             counted_order(Order),
             Order.paid_at >= start_at,
             Order.paid_at < end_at,
-            touch.c.touch_us < paid_us,
-            paid_us - touch.c.touch_us <= touch.c.window_us,
+            *_within_window(touch, paid_us),
         )
         .subquery("candidates")
     )
-    ranked = _last_touch(candidates, candidates.c.order_id).subquery("ranked")
-    return select(ranked).where(ranked.c.rank == 1).subquery("attributed_orders")
+    return _last_touch(candidates, candidates.c.order_id, "attributed_orders")
 
 
 def attributed_opt_outs(windows: Windows, *, start_at: datetime, end_at: datetime) -> Any:
@@ -193,12 +198,7 @@ def attributed_opt_outs(windows: Windows, *, start_at: datetime, end_at: datetim
     candidates = (
         select(
             ConsentChange.id.label("change_id"),
-            touch.c.message_id,
-            touch.c.journey_id,
-            touch.c.step_id,
-            touch.c.variant,
-            touch.c.channel,
-            touch.c.touch_us,
+            *_touch_fields(touch),
         )
         .join(
             touch,
@@ -213,13 +213,11 @@ def attributed_opt_outs(windows: Windows, *, start_at: datetime, end_at: datetim
             ConsentChange.source.not_in(NOT_OPT_OUTS),
             ConsentChange.occurred_at >= start_at,
             ConsentChange.occurred_at < end_at,
-            touch.c.touch_us < at_us,
-            at_us - touch.c.touch_us <= touch.c.window_us,
+            *_within_window(touch, at_us),
         )
         .subquery("candidates")
     )
-    ranked = _last_touch(candidates, candidates.c.change_id).subquery("ranked")
-    return select(ranked).where(ranked.c.rank == 1).subquery("attributed_opt_outs")
+    return _last_touch(candidates, candidates.c.change_id, "attributed_opt_outs")
 
 
 async def order_attribution(

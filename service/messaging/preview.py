@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.occasions import BirthdayOccasion, occurrences_between
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.journeys import service as journey_service
 from service.journeys.advance import send_context
 from service.journeys.conditions import evaluate
@@ -76,18 +76,12 @@ from service.messaging.schemas import (
     StepPreview,
 )
 from service.orders.models import Order, OrderItem
+from service.orders.service import OrderNotFound
 from service.products.models import Product
+from service.products.service import ProductNotFound
 
 COPY_WINDOW = timedelta(days=2)  # as far back as the dispatcher looks for the same copy
 OCCASION_HORIZON = timedelta(days=400)
-
-
-class OrderNotFound(NotFound):
-    code = "order_not_found"
-
-
-class ProductNotFound(NotFound):
-    code = "product_not_found"
 
 
 @dataclass(frozen=True)

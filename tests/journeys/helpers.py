@@ -13,7 +13,9 @@ from service.clock import FakeClock
 from service.job_context import JobContext
 from service.journeys.jobs import journey_advance, journey_events, journey_time_triggers
 from service.journeys.models import Enrolment
+from service.messaging.dispatcher import Dispatcher
 from service.messaging.outbox import Message
+from service.messaging.setup import build_dispatcher
 from service.scheduler import PeriodicJob, run_once
 from tests.factories import signed
 
@@ -29,6 +31,20 @@ async def tick(app: FastAPI) -> dict[str, object]:
     state = app.state
     return await run_once(
         JobContext(state.sessions, state.clock, state.settings, state.secrets), ENGINE_JOBS
+    )
+
+
+def app_dispatcher(app: FastAPI, *, worker: str = "w-1") -> Dispatcher:
+    """The dispatcher the app's scheduler runs: its sessions, clock, gateways and renderer."""
+    state = app.state
+    return build_dispatcher(
+        sessions=state.sessions,
+        clock=state.clock,
+        settings=state.settings,
+        instance=state.secrets,
+        gateways=state.gateways,
+        renderer=state.renderer,
+        worker=worker,
     )
 
 

@@ -10,9 +10,8 @@ from fastapi import FastAPI
 
 from service.clock import FakeClock
 from service.keys.models import Scope
-from service.messaging.setup import build_dispatcher
 from tests.factories import order_payload
-from tests.journeys.helpers import outbox, post_order, tick
+from tests.journeys.helpers import app_dispatcher, outbox, post_order, tick
 from tests.journeys.templates.support import at
 
 PREVIEW = "/v1/journeys/new-customer-nurture/preview"
@@ -167,16 +166,7 @@ async def test_the_preview_is_what_the_dispatcher_sends(
     preview = await client.post(PREVIEW, json={"member": "m-zh"})
     expected = by_step(preview.json())[("thanks", None)]["sms"]["text"]
     await tick(app)
-    state = app.state
-    dispatcher = build_dispatcher(
-        sessions=state.sessions,
-        clock=clock,
-        settings=state.settings,
-        instance=state.secrets,
-        gateways=state.gateways,
-        renderer=state.renderer,
-        worker="w-1",
-    )
+    dispatcher = app_dispatcher(app)
     assert (await dispatcher.run()).get("sent") == 1
     [message] = [m for m in await outbox(app) if m.template == "new_customer/thanks"]
     assert message.body == expected

@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from service.clock import FakeClock
 from service.keys.models import Scope
 from service.members.models import Member
-from service.messaging.setup import build_dispatcher
 from service.settings import Settings
 from tests.dispatch.kit import messages, queue
 from tests.factories import ADMIN_KEY, WEBHOOK_SECRET
 from tests.gateway_server import FakeSmsGateway
+from tests.journeys.helpers import app_dispatcher
 from tests.loopback_http import LoopbackHttpServer
 from tests.messaging.test_smtp import Mailbox, free_port
 
@@ -215,19 +215,10 @@ async def test_test_sends_count_toward_no_members_caps(
     await client.put("/v1/members/m-1", json={"name": "王小明", "phone": "13812345678"})
     body = {**HELLO, "member": "m-1"}  # the member's own data, to the member's own phone
     assert (await client.post(TEST, json=body)).json()["outcome"] == "sent"
-    state = app.state
-    async with state.sessions() as session, session.begin():
+    async with app.state.sessions() as session, session.begin():
         member = await session.get_one(Member, 1)
         await queue(session, member, now=clock.now(), key="real-1", template="test/hello")
-    dispatcher = build_dispatcher(
-        sessions=state.sessions,
-        clock=clock,
-        settings=state.settings,
-        instance=state.secrets,
-        gateways=state.gateways,
-        renderer=state.renderer,
-        worker="w-1",
-    )
+    dispatcher = app_dispatcher(app)
     # the daily cap is one marketing message: the test must not have used it up
     assert (await dispatcher.run()).get("sent") == 1
     assert fake.delivered["real-1"] == 1
